@@ -1,0 +1,1 @@
+"""Delivery guarantees: dead letters (retries, idempotency and sagas build on this)."""
