@@ -271,8 +271,7 @@ def test_type_errors_surface_at_evaluation_with_the_source() -> None:
     assert error.kind == "invalid-type"
     assert error.expression == "abs(name)"
     assert error.message == (
-        "JMESPath expression 'abs(name)': abs() argument 1 must be a number, "
-        'got string "bob"'
+        "JMESPath expression 'abs(name)': abs() argument 1 must be a number, got string \"bob\""
     )
 
 
@@ -302,7 +301,7 @@ def test_evaluation_type_errors(expression: str, data: Any) -> None:
         ("sort(@)", [datetime.date(2024, 1, 1)], "invalid-type"),
         ("to_string(@)", {"when": datetime.date(2024, 1, 1)}, "invalid-type"),
         ("to_string(@)", [float("nan")], "invalid-type"),
-        ("a == b", {"a": [[[[1]]]] , "b": {1, 2}}, None),
+        ("a == b", {"a": [[[[1]]]], "b": {1, 2}}, None),
         ("a < b", {"a": datetime.date(2024, 1, 1), "b": 1}, None),
     ],
 )
@@ -378,7 +377,7 @@ def test_is_truthy(value: Any, truthy: bool) -> None:
         ("reverse(v)", {"v": "abc"}, "cba"),
         ("`1` == `1.0`", {}, True),
         ("`true` == `1`", {}, False),
-        ("`[1, {\"a\": 2}]` == `[1.0, {\"a\": 2.0}]`", {}, True),
+        ('`[1, {"a": 2}]` == `[1.0, {"a": 2.0}]`', {}, True),
         ("`[true]` == `[1]`", {}, False),
         ("a < b", {"a": "abc", "b": "abd"}, True),
         ("a < b", {"a": "abc", "b": 1}, None),
@@ -480,3 +479,24 @@ def test_fallback_translates_library_errors() -> None:
     with pytest.raises(ExpressionError) as caught:
         _interpreted(unknown)(None)
     assert caught.value.kind == "unknown-function"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"a": 1, "b": "x", "c": None, "d": [1], "e": {"f": 2}},
+        OrderedDict(a=1, b=2, c=3, d=4, e=5),
+        [{"a": 1}],
+        "text",
+        None,
+        0,
+    ],
+)
+def test_multi_selects_of_every_size_match_the_library(size: int, data: Any) -> None:
+    names = "abcde"[:size]
+    as_hash = "{" + ", ".join(f"{name}{name}: {name}" for name in names) + "}"
+    as_list = "[" + ", ".join(names) + "]"
+    mixed = "{" + ", ".join(f"{name}: {name}.f || `0`" for name in names) + "}"
+    for text in (as_hash, as_list, mixed, f"[*].{as_hash}", f"[*].{as_list}"):
+        assert compile_expression(text).search(data) == jmespath.search(text, data), text

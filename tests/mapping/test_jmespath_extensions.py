@@ -72,8 +72,11 @@ def assert_same(actual: Any, expected: Any) -> None:
         ("to_integer(v)", {"v": "1e3"}, 1000),
         ("to_integer(v)", {"v": 3.9}, 3),
         ("to_integer(v)", {"v": -7}, -7),
-        ("sum(items[].multiply(to_number(price), qty))", {"items": [
-            {"price": "2.5", "qty": 2}, {"price": "10", "qty": 3}]}, 35.0),
+        (
+            "sum(items[].multiply(to_number(price), qty))",
+            {"items": [{"price": "2.5", "qty": 2}, {"price": "10", "qty": 3}]},
+            35.0,
+        ),
     ],
 )
 def test_extension_results(expression: str, data: Any, expected: Any) -> None:

@@ -176,10 +176,13 @@ def parse_number(value: Any) -> int | float | None:
     Anything else, and any result that is not finite, is ``None``.
     """
     if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            pass
+        # int() rejects any text with ".", "e" or "E"; skipping the doomed attempt saves
+        # raising an exception for every decimal such as "19.90".
+        if "." not in value and "e" not in value and "E" not in value:
+            try:
+                return int(value)
+            except ValueError:
+                pass
         try:
             parsed = float(value)
         except ValueError:

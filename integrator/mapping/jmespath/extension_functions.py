@@ -9,8 +9,7 @@ list in the package docstring.
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from integrator.errors import ExpressionError
@@ -53,12 +52,8 @@ def _split(text: str, separator: str) -> list[str]:
     return text.split(separator)
 
 
-def _arithmetic(name: str, operation: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
-    """Apply ``operation``; a result JSON cannot carry (overflow, infinity) is invalid-value."""
-    try:
-        result = operation(left, right)
-    except OverflowError as exc:
-        raise _overflow(name, str(exc)) from exc
+def _checked(name: str, result: Any) -> Any:
+    """``result`` unless it is a float JSON cannot carry (infinity after overflow)."""
     if type(result) is float and not math.isfinite(result):
         raise _overflow(name, str(result))
     return result
@@ -71,15 +66,24 @@ def _overflow(name: str, detail: str) -> ExpressionError:
 
 
 def _add(left: float, right: float) -> float:
-    return _arithmetic("add", operator.add, left, right)  # type: ignore[no-any-return]
+    try:
+        return _checked("add", left + right)  # type: ignore[no-any-return]
+    except OverflowError as exc:  # int too large to convert to float
+        raise _overflow("add", str(exc)) from exc
 
 
 def _subtract(left: float, right: float) -> float:
-    return _arithmetic("subtract", operator.sub, left, right)  # type: ignore[no-any-return]
+    try:
+        return _checked("subtract", left - right)  # type: ignore[no-any-return]
+    except OverflowError as exc:
+        raise _overflow("subtract", str(exc)) from exc
 
 
 def _multiply(left: float, right: float) -> float:
-    return _arithmetic("multiply", operator.mul, left, right)  # type: ignore[no-any-return]
+    try:
+        return _checked("multiply", left * right)  # type: ignore[no-any-return]
+    except OverflowError as exc:
+        raise _overflow("multiply", str(exc)) from exc
 
 
 def _divide(dividend: float, divisor: float) -> float:
@@ -89,7 +93,10 @@ def _divide(dividend: float, divisor: float) -> float:
             kind="invalid-value",
             hint="guard the divisor, e.g. divisor != `0` && divide(total, divisor)",
         )
-    return _arithmetic("divide", operator.truediv, dividend, divisor)  # type: ignore[no-any-return]
+    try:
+        return _checked("divide", dividend / divisor)  # type: ignore[no-any-return]
+    except OverflowError as exc:
+        raise _overflow("divide", str(exc)) from exc
 
 
 def _round(number: float, digits: float) -> float:
@@ -98,9 +105,10 @@ def _round(number: float, digits: float) -> float:
             f"round(): digits (argument 2) must be a whole number, got {describe(digits)}",
             kind="invalid-value",
         )
-    return _arithmetic(  # type: ignore[no-any-return]
-        "round", lambda n, d: round(float(n), int(d)), number, digits
-    )
+    try:
+        return _checked("round", round(float(number), int(digits)))  # type: ignore[no-any-return]
+    except OverflowError as exc:
+        raise _overflow("round", str(exc)) from exc
 
 
 def _coalesce(*values: Any) -> Any:

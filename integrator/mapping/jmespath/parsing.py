@@ -149,8 +149,7 @@ def _legacy_literal_error(text: str, position: int | None) -> ExpressionSyntaxEr
         f"JMESPath expression {text!r}{where}: a backtick literal is not valid JSON",
         expression=text,
         position=position,
-        hint='write JSON inside backticks (`"text"`, `1`, `[1, 2]`) or use a raw '
-        "string 'text'",
+        hint="write JSON inside backticks (`\"text\"`, `1`, `[1, 2]`) or use a raw string 'text'",
     )
 
 

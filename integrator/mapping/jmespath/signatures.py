@@ -97,17 +97,31 @@ def predicate_for(types: tuple[str, ...]) -> Predicate | None:
     """A check for one parameter, or ``None`` when the parameter accepts anything."""
     if "any" in types:
         return None
-    checks = [_SIMPLE[t] for t in types if t in _SIMPLE]
+    simple = [t for t in types if t in _SIMPLE]
+    typed: Predicate | None = None
     if "array-number" in types and "array-string" in types:
-        checks.append(_is_homogeneous_array)
+        typed = _is_homogeneous_array
     elif "array-number" in types:
-        checks.append(_is_number_array)
+        typed = _is_number_array
     elif "array-string" in types:
-        checks.append(_is_string_array)
-    if len(checks) == 1:
-        return checks[0]
-    frozen = tuple(checks)
-    return lambda value: any(check(value) for check in frozen)
+        typed = _is_string_array
+    if not simple:
+        if typed is None:
+            raise ValueError(f"unknown parameter types {types}")
+        return typed
+    plain = _SIMPLE[simple[0]] if len(simple) == 1 else _union(simple)
+    if typed is None:
+        return plain
+    array_check = typed
+    return lambda value: plain(value) or array_check(value)
+
+
+def _union(types: list[str]) -> Predicate:
+    """One ``isinstance`` for several plain types (``bool`` kept apart from numbers)."""
+    classes = tuple(cls for t in types for cls in _CLASSES[t])
+    if "number" in types and "boolean" not in types:
+        return lambda value: isinstance(value, classes) and type(value) is not bool
+    return lambda value: isinstance(value, classes)
 
 
 def _is_string(value: Any) -> bool:
@@ -135,11 +149,22 @@ def _is_expref(value: Any) -> bool:
 
 
 def _is_number_array(value: Any) -> bool:
-    return isinstance(value, list) and all(is_number(item) for item in value)
+    if not isinstance(value, list):
+        return False
+    for item in value:
+        kind = type(item)
+        if kind is not int and kind is not float and not is_number(item):
+            return False
+    return True
 
 
 def _is_string_array(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    if not isinstance(value, list):
+        return False
+    for item in value:  # noqa: SIM110 - a plain loop is faster than all() over a generator
+        if type(item) is not str and not isinstance(item, str):
+            return False
+    return True
 
 
 def _is_homogeneous_array(value: Any) -> bool:
@@ -149,9 +174,19 @@ def _is_homogeneous_array(value: Any) -> bool:
     if not value:
         return True
     if isinstance(value[0], str):
-        return all(isinstance(item, str) for item in value)
-    return all(is_number(item) for item in value)
+        return _is_string_array(value)
+    return _is_number_array(value)
 
+
+_CLASSES: Final[Mapping[str, tuple[type, ...]]] = {
+    "number": (int, float),
+    "string": (str,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+    "expref": (ExpressionReference,),
+}
 
 _SIMPLE: Final[Mapping[str, Predicate]] = {
     "number": is_number,

@@ -31,7 +31,7 @@ passed in as a closure variable, never spliced into the source.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import markupsafe
@@ -46,7 +46,7 @@ from integrator.mapping.templates import filters
 __all__ = ["FAST_FILTERS", "FastRender", "compile_fast", "escaped_text"]
 
 #: A compiled fast template: context dict in, rendered text out.
-FastRender = Callable[[dict[str, Any]], str]
+FastRender = Callable[[Mapping[str, Any]], str]
 
 #: Filters a fast template may use: pure functions of their arguments.
 FAST_FILTERS = frozenset(
