@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -94,6 +95,19 @@ def cli(log_level: str, log_format: str) -> None:
     _configure_logging(log_level, log_format)
 
 
+def _tune_gc() -> None:
+    """Keep the cyclic GC from re-scanning what stays alive for the whole run.
+
+    Everything loaded so far (modules, the compiled flow) lives until exit: freezing it
+    takes it out of every later collection. In-flight messages are many small dicts that
+    die young; a larger first-generation threshold collects them in fewer, cheaper passes.
+    This is process-wide, so the CLI does it, not the engine (a library).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 @cli.command()
 @click.argument("flow", type=click.Path(dir_okay=False))
 @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False),
@@ -123,6 +137,7 @@ def run(flow: str, input_path: str | None, limit: int | None, dry_run: bool, out
     compiled = _load(flow, secrets, err)
     for warning in compiled.warnings:
         err.print(f"[yellow]{warning}[/]", highlight=False)
+    _tune_gc()
     options = RunOptions(limit=limit, dry_run=dry_run,
                          input=Path(input_path) if input_path else None,
                          max_in_flight=max_in_flight)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from integrator.errors import ExpressionError
 from integrator.mapping.context import TemplateContext
 
 if TYPE_CHECKING:
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["SPECIAL_KEYS", "Value", "ValueCompiler", "compile_value"]
 
 SPECIAL_KEYS = ("const", "template", "expr")
+
+# What a bare expression closure may raise (see Expression.evaluate).
+_RAW_ERRORS = (ExpressionError, TypeError, ValueError, LookupError, ArithmeticError,
+               AttributeError, RecursionError)
 
 ValueFn = Callable[[Any, "Message"], Any]
 
@@ -79,33 +84,79 @@ def _const(value: Any) -> Value:
 class _Codegen:
     """Collects the names a generated function closes over."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, raw: bool) -> None:
         self.names: dict[str, Any] = {"TemplateContext": TemplateContext}
         self.uses_context = False
+        self.raw = raw
+        self.raw_used = False
 
     def bind(self, prefix: str, obj: Any) -> str:
         name = f"{prefix}{len(self.names)}"
         self.names[name] = obj
         return name
 
+    def expression(self, expr: _Expr) -> str:
+        """The name of the function to call for ``expr``: its bare closure when allowed."""
+        evaluate = getattr(expr, "evaluate", None) if self.raw else None
+        if evaluate is None:
+            return self.bind("E", expr.search)
+        self.raw_used = True
+        return self.bind("E", evaluate)
+
 
 def compile_value(spec: Any, path: tuple[str | int, ...], ctx: ValueCompiler) -> Value:
     """Compile one value spec; problems go to ``ctx`` and a null value is returned."""
-    gen = _Codegen()
+    gen = _Codegen(raw=True)
     code = _emit(spec, path, ctx, gen)
     if code is None:
         return _const(None)
     if code.startswith("K") and code in gen.names:  # a bare constant
         return _const(gen.names[code])
+    label = "/".join(map(str, path))
+    if not gen.raw_used:
+        return Value(_function(code, gen, label))
+    # The fast function calls the expressions' bare closures; their errors lack the
+    # expression text. Only when one fails does the careful twin run, to raise the error
+    # with the expression named (it evaluates the same things, so it fails the same way).
+    careful = _Codegen(raw=False)
+    careful_fn = _function(_emit(spec, path, _Silent(ctx), careful) or "None", careful, label)
+    gen.names["_careful"] = careful_fn
+    gen.names["_RAW_ERRORS"] = _RAW_ERRORS
+    return Value(_function(code, gen, label, fallback="_careful"))
+
+
+def _function(code: str, gen: _Codegen, label: str, fallback: str | None = None) -> ValueFn:
     lines = ["def _value(doc, msg):"]
+    indent = "    "
+    if fallback:
+        lines.append("    try:")
+        indent = "        "
     if gen.uses_context:
-        lines.append("    ctx = TemplateContext(msg, doc)")
-    lines.append(f"    return {code}")
+        lines.append(f"{indent}ctx = TemplateContext(msg, doc)")
+    lines.append(f"{indent}return {code}")
+    if fallback:
+        lines += ["    except _RAW_ERRORS:", f"        return {fallback}(doc, msg)"]
     namespace = dict(gen.names)
-    exec(compile("\n".join(lines), f"<value {'/'.join(map(str, path))}>", "exec"),  # noqa: S102
-         namespace)
+    exec(compile("\n".join(lines), f"<value {label}>", "exec"), namespace)  # noqa: S102
     fn: ValueFn = namespace["_value"]
-    return Value(fn)
+    return fn
+
+
+class _Silent:
+    """Compiles the same spec again without reporting its problems a second time."""
+
+    def __init__(self, ctx: ValueCompiler) -> None:
+        self._ctx = ctx
+
+    def expression(self, text: str, path: tuple[str | int, ...]) -> _Expr | None:
+        return self._ctx.expression(text, path)
+
+    def template(self, text: str, path: tuple[str | int, ...]) -> _Tpl | None:
+        return self._ctx.template(text, path)
+
+    def problem(self, code: str, message: str, path: tuple[str | int, ...],
+                hint: str | None = None) -> None:
+        return None
 
 
 def _emit(spec: Any, path: tuple[str | int, ...], ctx: ValueCompiler, gen: _Codegen) -> str | None:
@@ -114,7 +165,7 @@ def _emit(spec: Any, path: tuple[str | int, ...], ctx: ValueCompiler, gen: _Code
         expr = ctx.expression(spec, path)
         if expr is None:
             return None
-        return f"{gen.bind('E', expr.search)}(doc)"
+        return f"{gen.expression(expr)}(doc)"
     if spec is None or isinstance(spec, bool | int | float):
         return gen.bind("K", spec)
     if isinstance(spec, list):
@@ -167,7 +218,7 @@ def _emit_special(spec: dict[str, Any], special: list[str], path: tuple[str | in
     expr = ctx.expression(text, (*path, "expr"))
     if expr is None:
         return None
-    search = gen.bind("E", expr.search)
+    search = gen.expression(expr)
     if "default" not in spec:
         return f"{search}(doc)"
     default = gen.bind("K", spec["default"])

@@ -36,6 +36,7 @@ __all__ = [
     "BuildContext",
     "Step",
     "StepFailure",
+    "compile_condition",
     "doc_options_schema",
     "read_doc",
     "write_doc",
@@ -87,19 +88,45 @@ class BuildContext(Protocol):
     def lookup(self, connection: str, options: Mapping[str, Any], path: Path) -> Any: ...
 
 
-def doc_options_schema(*, produces: bool) -> dict[str, Any]:
-    """Schema for the ``on`` (and ``as``) keys that choose a step's document."""
+_LITERAL_LOOKALIKES = {("true",): "`true`", ("false",): "`false`", ("null",): "`null`"}
+
+
+def compile_condition(ctx: BuildContext, text: Any, path: Path) -> Expression | None:
+    """Compile a JMESPath condition, warning about the classic slip: in JMESPath a bare
+    ``true`` is a field named "true" (always null here), not the boolean."""
+    expr = ctx.expression(text, path)
+    if expr is not None and expr.field_path in _LITERAL_LOOKALIKES:
+        literal = _LITERAL_LOOKALIKES[expr.field_path]
+        ctx.problem("field-not-literal",
+                    f"{text!r} reads a field named {text!r}; it is not the literal",
+                    path, f"write {literal} (with backticks) for the literal",
+                    severity="warning")
+    return expr
+
+
+MESSAGE_VIEW = "message"
+"""``on: message`` reads a view of the whole message: ``{body, vars, keys, meta, id}``."""
+
+
+def doc_options_schema(*, produces: bool, in_place: bool = False) -> dict[str, Any]:
+    """Schema for the ``on`` (and ``as``) keys that choose a step's document.
+
+    ``in_place`` steps change the document they read, so ``on: message`` (a view that
+    is rebuilt for every read) is not allowed for them.
+    """
     props: dict[str, Any] = {
         "on": {
             "type": "string",
-            "description": "The document to read: `body` (default) or a name stored by an "
-                           "earlier step's `as`.",
+            **({"pattern": r"^(?!message$)"} if in_place else {}),
+            "description": "The document to read: `body` (default), a name stored by an "
+                           "earlier step's `as`, or `message` for {body, vars, keys, meta, "
+                           "id} — to combine several documents in one step.",
         }
     }
     if produces:
         props["as"] = {
             "type": "string",
-            "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+            "pattern": r"^(?!message$)[A-Za-z_][A-Za-z0-9_]*$",
             "description": "Store the result under this name (a var) instead of replacing "
                            "the document read. Sinks pick a var with `body: <name>`.",
         }
@@ -109,6 +136,9 @@ def doc_options_schema(*, produces: bool) -> dict[str, Any]:
 def read_doc(msg: Message, name: str | None) -> Any:
     if name is None or name == "body":
         return msg.body
+    if name == MESSAGE_VIEW:
+        return {"body": msg.body, "vars": msg.vars, "keys": msg.keys, "meta": msg.meta,
+                "id": msg.id}
     try:
         return msg.vars[name]
     except KeyError:
@@ -119,7 +149,7 @@ def read_doc(msg: Message, name: str | None) -> Any:
 
 
 def write_doc(msg: Message, name: str | None, value: Any) -> None:
-    if name is None or name == "body":
+    if name is None or name in ("body", MESSAGE_VIEW):
         msg.body = value
     else:
         msg.vars[name] = value

@@ -28,6 +28,7 @@ from integrator.steps.base import (
     BuildContext,
     Path,
     Step,
+    compile_condition,
     doc_options_schema,
     read_doc,
 )
@@ -62,8 +63,8 @@ class FilterStep(Step):
     @classmethod
     def build(cls, config: Any, path: Path, ctx: BuildContext) -> Step:
         if isinstance(config, str):
-            return cls(None, ctx.expression(config, path))
-        return cls(config.get("on"), ctx.expression(config["when"], (*path, "when")))
+            return cls(None, compile_condition(ctx, config, path))
+        return cls(config.get("on"), compile_condition(ctx, config["when"], (*path, "when")))
 
     def apply(self, msg: Message) -> Any:
         doc = msg.body if self.on is None else read_doc(msg, self.on)

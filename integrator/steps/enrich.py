@@ -76,7 +76,7 @@ class EnrichStep(Step):
         "type": "object",
         "description": "Add data looked up through a connection.",
         "properties": {
-            **doc_options_schema(produces=False),
+            **doc_options_schema(produces=False, in_place=True),
             "connection": {"type": "string", "description": "A connection that answers "
                                                            "lookups."},
             "options": {"type": "object", "description": "The connector's lookup options."},

@@ -72,7 +72,7 @@ class SetStep(Step):
         "description": "Set fields of the document. Each value is a value spec; fields are "
                        "set in order and later ones see earlier ones.",
         "properties": {
-            **doc_options_schema(produces=False),
+            **doc_options_schema(produces=False, in_place=True),
             "fields": {
                 "type": "object",
                 "minProperties": 1,
@@ -99,17 +99,31 @@ class SetStep(Step):
 
     def apply(self, msg: Message) -> Any:
         doc = read_doc(msg, self.on)
+        if type(doc) is not dict:
+            raise MessageError(
+                f"cannot set fields: the document is {type(doc).__name__}, not an object")
+        doc = dict(doc)  # copy on write: the root once, nested objects once each
+        owned: set[int] = set()
         for keys, value in self.fields:
             new_value = value(doc, msg)
-            if len(keys) == 1:
-                if not isinstance(doc, dict):
+            parent = doc
+            for i, key in enumerate(keys[:-1]):
+                child = parent.get(key)
+                if type(child) is dict:
+                    if id(child) not in owned:
+                        child = dict(child)
+                        owned.add(id(child))
+                        parent[key] = child
+                elif child is None:
+                    child = {}
+                    owned.add(id(child))
+                    parent[key] = child
+                else:
                     raise MessageError(
-                        f"cannot set field {keys[0]!r}: the document is "
-                        f"{type(doc).__name__}, not an object")
-                doc = {**doc, keys[0]: new_value}
-            else:
-                doc, parent = _copy_along(doc, keys, create=True)
-                parent[keys[-1]] = new_value
+                        f"cannot set field {'.'.join(keys)!r}: "
+                        f"{'.'.join(keys[: i + 1])!r} is {type(child).__name__}, not an object")
+                parent = child
+            parent[keys[-1]] = new_value
         write_doc(msg, self.on, doc)
         return None
 
@@ -121,7 +135,7 @@ class RenameStep(Step):
         "type": "object",
         "description": "Rename fields: old dotted path → new dotted path.",
         "properties": {
-            **doc_options_schema(produces=False),
+            **doc_options_schema(produces=False, in_place=True),
             "fields": {
                 "type": "object",
                 "minProperties": 1,
@@ -166,7 +180,7 @@ class DropStep(Step):
             {
                 "type": "object",
                 "properties": {
-                    **doc_options_schema(produces=False),
+                    **doc_options_schema(produces=False, in_place=True),
                     "fields": {"type": "array", "minItems": 1,
                                "items": {"type": "string", "pattern": _FIELD_PATH}},
                 },

@@ -28,7 +28,14 @@ from typing import Any, ClassVar
 from integrator.errors import IntegratorError
 from integrator.mapping.jmespath import is_truthy
 from integrator.message import Message
-from integrator.steps.base import BatchContext, BuildContext, Path, Step, read_doc
+from integrator.steps.base import (
+    BatchContext,
+    BuildContext,
+    Path,
+    Step,
+    compile_condition,
+    read_doc,
+)
 
 __all__ = ["DeliverStep", "RouteStep"]
 
@@ -119,7 +126,7 @@ class RouteStep(Step):
                 otherwise = _Targets(list(rule["otherwise"]),
                                      [(*rp, "otherwise", j) for j in range(len(rule["otherwise"]))])
                 continue
-            cond = ctx.expression(rule["when"], (*rp, "when"))
+            cond = compile_condition(ctx, rule["when"], (*rp, "when"))
             rules.append((cond, _Targets(list(rule["to"]),
                                          [(*rp, "to", j) for j in range(len(rule["to"]))])))
         step = cls(on, mode, rules, otherwise)

@@ -21,7 +21,8 @@ from integrator.mapping.jmespath import (
     compile_expression,
     is_truthy,
 )
-from integrator.mapping.jmespath.compiler import _interpreted, compile_tree
+from integrator.mapping.jmespath.closures import interpreted
+from integrator.mapping.jmespath.compiler import compile_tree
 
 
 def test_all_lists_exactly_the_public_names() -> None:
@@ -471,13 +472,13 @@ def test_fallback_translates_library_errors() -> None:
         "value": "abs",
         "children": [{"type": "current", "children": []}],
     }
-    assert _interpreted(call)(-3) == 3
+    assert interpreted(call)(-3) == 3
     with pytest.raises(ExpressionError) as caught:
-        _interpreted(call)("x")
+        interpreted(call)("x")
     assert caught.value.kind == "invalid-type"
     unknown = {"type": "function_expression", "value": "nope", "children": []}
     with pytest.raises(ExpressionError) as caught:
-        _interpreted(unknown)(None)
+        interpreted(unknown)(None)
     assert caught.value.kind == "unknown-function"
 
 

@@ -310,3 +310,31 @@ def test_missing_var_for_a_sink_fails_only_that_delivery(tmp_path: Path) -> None
         "    deliver: [out]\n", sinks="out: {connection: out, body: doc}"), tmp_path)
     assert out.channel("out") == [{"x": 1}]
     assert out.report.dead_lettered == 2
+
+
+def test_on_message_combines_documents(tmp_path: Path) -> None:
+    out = run_flow(flow(
+        "  - split: {path: items, as: line}\n"
+        "  - map:\n"
+        "      on: message\n"
+        "      as: pick\n"
+        "      fields: {order: body.id, sku: vars.line.sku, n: meta.split.index,"
+        " key: keys.order}\n"
+        "  - deliver: [out]\n", sinks="out: {connection: out, body: pick}"), tmp_path)
+    assert out.channel("out")[:2] == [{"order": 1, "sku": "A", "n": 0, "key": 1},
+                                      {"order": 1, "sku": "B", "n": 1, "key": 1}]
+
+
+def test_on_message_is_read_only_for_in_place_steps() -> None:
+    from conftest import problems_of
+
+    problems = problems_of(flow("  - set: {on: message, fields: {a: b}}\n  - deliver: [out]\n"))
+    assert [p.code for p in problems if p.is_error] == ["invalid-value"]
+
+
+def test_bare_true_in_a_condition_is_flagged() -> None:
+    from conftest import problems_of
+
+    problems = problems_of(flow("  - filter: 'true'\n  - deliver: [out]\n"))
+    assert [(p.code, p.severity) for p in problems] == [("field-not-literal", "warning")]
+    assert "`true`" in (problems[0].hint or "")

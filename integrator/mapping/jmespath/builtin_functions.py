@@ -194,6 +194,11 @@ def parse_number(value: Any) -> int | float | None:
 
 
 def _to_string(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return str(value)  # an int's JSON text is its decimal form
     if isinstance(value, str):
         return value
     try:

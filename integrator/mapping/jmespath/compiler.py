@@ -4,7 +4,8 @@ Every node of the tree (the ``{"type", "children", "value"}`` dicts of the jmesp
 library's parser) becomes one closure ``evaluate(value) -> result``; a node's closure
 calls its children's closures. Work that does not depend on the message (function
 lookup, arity, literal copies, key tuples, slice objects, the choice of comparison) is
-done here, once, so evaluation is only the data walk.
+done here, once, so evaluation is only the data walk. This module chooses a closure for
+each node; :mod:`.closures` builds them.
 
 Hot shapes get their own closures:
 
@@ -28,16 +29,29 @@ Compile errors are :class:`~integrator.errors.ExpressionSyntaxError`.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from jmespath import exceptions as jmespath_errors
 from jmespath.visitor import TreeInterpreter
 
-from integrator.errors import ExpressionError, ExpressionSyntaxError
+from integrator.errors import ExpressionSyntaxError
 from integrator.flow.suggest import did_you_mean
+from integrator.mapping.jmespath.closures import (
+    ORDERING,
+    Evaluate,
+    call_function,
+    chain,
+    compare_field,
+    compare_to_literal,
+    compose,
+    constant_of,
+    element_at,
+    identity,
+    interpreted,
+    project_field,
+    select_fields,
+)
 from integrator.mapping.jmespath.functions import FUNCTION_NAMES, FUNCTIONS
 from integrator.mapping.jmespath.parsing import Node, call_position
 from integrator.mapping.jmespath.signatures import (
@@ -54,20 +68,12 @@ from integrator.mapping.jmespath.values import (
     json_equal,
 )
 
-__all__ = ["CompiledTree", "Evaluate", "compile_tree", "field_chain", "literal_of"]
-
-Evaluate = Callable[[Any], Any]
+__all__ = ["CompiledTree", "compile_tree", "field_chain", "literal_of"]
 
 _NO_LITERAL: Final[tuple[bool, Any]] = (False, None)
 _SEQUENTIAL: Final = frozenset({"subexpression", "index_expression", "pipe"})
 _IDENTITY_TYPES: Final = frozenset({"current", "identity"})
 _BOOLEAN_FUNCTIONS: Final = frozenset({"contains", "ends_with", "starts_with"})
-_ORDERING: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
-    "lt": operator.lt,
-    "lte": operator.le,
-    "gt": operator.gt,
-    "gte": operator.ge,
-}
 # ``literal < x`` is ``x > literal``: comparisons are normalised to have the literal right.
 _MIRRORED: Final[Mapping[str, str]] = {
     "eq": "eq",
@@ -145,184 +151,6 @@ def _equality_of(node: Node) -> tuple[tuple[str, ...], Any] | None:
     return None
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _walk(value: Any, keys: tuple[str, ...]) -> Any:
-    """Field lookups in order; ``None`` as soon as a step is not an object."""
-    for key in keys:
-        if type(value) is dict or isinstance(value, dict):
-            value = value.get(key)
-        else:
-            return None
-    return value
-
-
-def _chain(keys: tuple[str, ...]) -> Evaluate:
-    """One closure for ``a.b.c``: dict lookups guarded by ``type(x) is dict``."""
-    if len(keys) == 1:
-        (key,) = keys
-
-        def field(value: Any) -> Any:
-            if type(value) is dict:
-                return value.get(key)
-            return _walk(value, keys)
-
-        return field
-    if len(keys) == 2:
-        first, second = keys
-        rest = keys[1:]
-
-        def field2(value: Any) -> Any:
-            if type(value) is dict:
-                value = value.get(first)
-                if type(value) is dict:
-                    return value.get(second)
-                return _walk(value, rest)
-            return _walk(value, keys)
-
-        return field2
-    if len(keys) == 3:
-        first, second, third = keys
-        after_first, after_second = keys[1:], keys[2:]
-
-        def field3(value: Any) -> Any:
-            if type(value) is not dict:
-                return _walk(value, keys)
-            value = value.get(first)
-            if type(value) is not dict:
-                return _walk(value, after_first)
-            value = value.get(second)
-            if type(value) is not dict:
-                return _walk(value, after_second)
-            return value.get(third)
-
-        return field3
-
-    def fields(value: Any) -> Any:
-        for key in keys:
-            if type(value) is dict or isinstance(value, dict):
-                value = value.get(key)
-            else:
-                return None
-        return value
-
-    return fields
-
-
-def _compose(stages: list[Evaluate]) -> Evaluate:
-    """Apply ``stages`` left to right (the sequential nodes: ``.``, ``[n]``, ``|``)."""
-    if not stages:
-        return _identity
-    if len(stages) == 1:
-        return stages[0]
-    if len(stages) == 2:
-        first, second = stages
-        return lambda value: second(first(value))
-    if len(stages) == 3:
-        first, second, third = stages
-        return lambda value: third(second(first(value)))
-    frozen = tuple(stages)
-
-    def sequence(value: Any) -> Any:
-        for stage in frozen:
-            value = stage(value)
-        return value
-
-    return sequence
-
-
-def _literal(value: Any) -> Evaluate:
-    """A constant; lists and objects are copied per evaluation so results never alias."""
-    if isinstance(value, (list, dict)):
-        return lambda _value: copy_value(value)
-    return lambda _value: value
-
-
-def _index(position: int) -> Evaluate:
-    if position >= 0:
-
-        def index(value: Any) -> Any:
-            if isinstance(value, list) and position < len(value):
-                return value[position]
-            return None
-
-        return index
-    reach = -position
-
-    def index_from_end(value: Any) -> Any:
-        if isinstance(value, list) and reach <= len(value):
-            return value[position]
-        return None
-
-    return index_from_end
-
-
-def _project_field(base: Evaluate, keys: tuple[str, ...]) -> Evaluate:
-    """``base[*].key``: the lookup inlined in the loop (no closure call per element)."""
-    (key,) = keys
-
-    def project_field(value: Any) -> Any:
-        items = base(value)
-        if not (type(items) is list or isinstance(items, list)):
-            return None
-        collected = []
-        for item in items:
-            result = item.get(key) if type(item) is dict else _walk(item, keys)
-            if result is not None:
-                collected.append(result)
-        return collected
-
-    return project_field
-
-
-def _select_fields(pairs: tuple[tuple[str, str], ...]) -> Evaluate:
-    """``{out: field, ...}`` where every value is one field: lookups without closures."""
-
-    def select_from_other(value: Any) -> Any:
-        # Not a plain dict: null stays null; a dict subclass is read, anything else
-        # gives null fields.
-        if value is None:
-            return None
-        return {name: _walk(value, (key,)) for name, key in pairs}
-
-    if len(pairs) == 1:
-        ((name, key),) = pairs
-        return lambda value: (
-            {name: value.get(key)} if type(value) is dict else select_from_other(value)
-        )
-    if len(pairs) == 2:
-        (name1, key1), (name2, key2) = pairs
-
-        def select_two(value: Any) -> Any:
-            if type(value) is dict:
-                return {name1: value.get(key1), name2: value.get(key2)}
-            return select_from_other(value)
-
-        return select_two
-    if len(pairs) == 3:
-        (name1, key1), (name2, key2), (name3, key3) = pairs
-
-        def select_three(value: Any) -> Any:
-            if type(value) is dict:
-                return {name1: value.get(key1), name2: value.get(key2), name3: value.get(key3)}
-            return select_from_other(value)
-
-        return select_three
-
-    def select_fields(value: Any) -> Any:
-        if type(value) is not dict:
-            return select_from_other(value)
-        selected = {}
-        get = value.get
-        for name, key in pairs:
-            selected[name] = get(key)
-        return selected
-
-    return select_fields
-
-
 def _truth_test(node: Node, evaluate: Evaluate) -> Evaluate:
     """A closure whose Python truth is the JMESPath truth of ``evaluate``'s result."""
     if _is_boolean_valued(node):
@@ -350,7 +178,7 @@ class _Compiler:
         kind = node["type"]
         keys = _chain_keys(node)
         if keys is not None:
-            return _chain(keys) if keys else _identity
+            return chain(keys) if keys else identity
         if kind in _SEQUENTIAL:
             return self._sequence(node)
         method = _DISPATCH.get(kind)
@@ -369,20 +197,20 @@ class _Compiler:
                 keys.append(child["value"])
                 continue
             if keys:
-                stages.append(_chain(tuple(keys)))
+                stages.append(chain(tuple(keys)))
                 keys = []
             stages.append(self.compile(child))
         if keys:
-            stages.append(_chain(tuple(keys)))
-        return _compose(stages)
+            stages.append(chain(tuple(keys)))
+        return compose(stages)
 
     # -- leaves ----------------------------------------------------------------------
 
     def _literal(self, node: Node) -> Evaluate:
-        return _literal(copy_value(node["value"]))
+        return constant_of(copy_value(node["value"]))
 
     def _index(self, node: Node) -> Evaluate:
-        return _index(node["value"])
+        return element_at(node["value"])
 
     def _slice(self, node: Node) -> Evaluate:
         start, stop, step = node["children"]
@@ -411,10 +239,10 @@ class _Compiler:
 
     def _projection(self, node: Node) -> Evaluate:
         left, right = node["children"]
-        base = self._optional(left) or _identity
+        base = self._optional(left) or identity
         right_keys = _chain_keys(right)
         if right_keys is not None and len(right_keys) == 1:
-            return _project_field(base, right_keys)
+            return project_field(base, right_keys)
         each = self._optional(right)
         if each is None:
 
@@ -446,8 +274,8 @@ class _Compiler:
 
     def _value_projection(self, node: Node) -> Evaluate:
         left, right = node["children"]
-        base = self._optional(left) or _identity
-        each = self._optional(right) or _identity
+        base = self._optional(left) or identity
+        each = self._optional(right) or identity
 
         def project_object(value: Any) -> Any:
             obj = base(value)
@@ -464,8 +292,8 @@ class _Compiler:
 
     def _filter_projection(self, node: Node) -> Evaluate:
         left, right, condition = node["children"]
-        base = self._optional(left) or _identity
-        each = self._optional(right) or _identity
+        base = self._optional(left) or identity
+        each = self._optional(right) or identity
         test = _truth_test(condition, self.compile(condition))
 
         def filter_project(value: Any) -> Any:
@@ -485,7 +313,7 @@ class _Compiler:
         return filter_project
 
     def _flatten(self, node: Node) -> Evaluate:
-        base = self._optional(node["children"][0]) or _identity
+        base = self._optional(node["children"][0]) or identity
 
         def flatten(value: Any) -> Any:
             items = base(value)
@@ -530,7 +358,7 @@ class _Compiler:
             (pair["value"], _chain_keys(pair["children"][0])) for pair in node["children"]
         )
         if all(keys is not None and len(keys) == 1 for _, keys in fields):
-            return _select_fields(tuple((name, keys[0]) for name, keys in fields if keys))
+            return select_fields(tuple((name, keys[0]) for name, keys in fields if keys))
         pairs = tuple(
             (pair["value"], self.compile(pair["children"][0])) for pair in node["children"]
         )
@@ -601,17 +429,17 @@ class _Compiler:
                 continue
             keys = _chain_keys(operand)
             if keys is not None and len(keys) == 1:
-                inlined = _compare_field(normalised, keys, copy_value(constant))
+                inlined = compare_field(normalised, keys, copy_value(constant))
                 if inlined is not None:
                     return inlined
-            return _compare_to_literal(normalised, self.compile(operand), copy_value(constant))
+            return compare_to_literal(normalised, self.compile(operand), copy_value(constant))
         left = self.compile(left_node)
         right = self.compile(right_node)
         if op == "eq":
             return lambda value: json_equal(left(value), right(value))
         if op == "ne":
             return lambda value: not json_equal(left(value), right(value))
-        order = _ORDERING[op]
+        order = ORDERING[op]
 
         def compare(value: Any) -> bool | None:
             a = left(value)
@@ -653,8 +481,8 @@ class _Compiler:
         for index, argument in enumerate(arguments):
             evaluate, check = self._argument(spec, index, argument)
             evaluators.append(evaluate)
-            checks.append(check)
-        return _call(spec, evaluators, checks)
+            checks.append(None if spec.checks_types else check)
+        return call_function(spec, evaluators, checks)
 
     def _argument(
         self, spec: FunctionSpec, index: int, argument: Node
@@ -692,183 +520,7 @@ class _Compiler:
                 "compiler nor the installed jmespath library can evaluate",
                 expression=self._text,
             )
-        return _interpreted(node)
-
-
-def _interpreted(node: Node) -> Evaluate:
-    """Evaluate ``node`` with the library's TreeInterpreter, translating its errors.
-
-    Only used for node types the compiler does not recognise (future syntax).
-    """
-
-    def interpret(value: Any) -> Any:
-        try:
-            return TreeInterpreter().visit(cast(Any, node), value)
-        except jmespath_errors.JMESPathTypeError as exc:
-            raise ExpressionError(str(exc), kind="invalid-type") from exc
-        except jmespath_errors.UnknownFunctionError as exc:
-            raise ExpressionError(str(exc), kind="unknown-function") from exc
-        except jmespath_errors.ArityError as exc:
-            raise ExpressionError(str(exc), kind="invalid-arity") from exc
-        except jmespath_errors.JMESPathError as exc:
-            raise ExpressionError(str(exc), kind="invalid-value") from exc
-
-    return interpret
-
-
-def _compare_to_literal(op: str, get: Evaluate, constant: Any) -> Evaluate:
-    """``get(value) <op> constant`` with the test chosen by the constant's type.
-
-    None of these allocate: equality against a scalar is one ``is`` or ``==``, ordering
-    checks the operand's type first (only numbers with numbers and strings with strings
-    are ordered; anything else is ``null``).
-    """
-    if op in {"eq", "ne"}:
-        equal = _equal_to(get, constant)
-        if op == "eq":
-            return equal
-        return lambda value: not equal(value)
-    order = _ORDERING[op]
-    if is_number(constant):
-
-        def compare_number(value: Any) -> bool | None:
-            found = get(value)
-            if type(found) is int or type(found) is float or is_number(found):
-                return order(found, constant)
-            return None
-
-        return compare_number
-    if isinstance(constant, str):
-
-        def compare_string(value: Any) -> bool | None:
-            found = get(value)
-            return order(found, constant) if isinstance(found, str) else None
-
-        return compare_string
-
-    def incomparable(value: Any) -> None:
-        get(value)  # still evaluated: it may raise, and must, like everywhere else
-
-    return incomparable
-
-
-def _compare_field(op: str, keys: tuple[str, ...], constant: Any) -> Evaluate | None:
-    """``key <op> scalar`` with the dict lookup inlined: the usual route condition.
-
-    Same results as :func:`_compare_to_literal` on a field closure, one call fewer.
-    ``None`` when the constant is a list or object (the generic path handles those).
-    """
-    (key,) = keys
-    if op in {"eq", "ne"}:
-        negate = op == "ne"
-        if constant is None or isinstance(constant, bool):
-
-            def is_same(value: Any) -> bool:
-                found = value.get(key) if type(value) is dict else _walk(value, keys)
-                return (found is constant) is not negate
-
-            return is_same
-        if isinstance(constant, str):
-
-            def equal_text(value: Any) -> bool:
-                found = value.get(key) if type(value) is dict else _walk(value, keys)
-                return (found == constant) is not negate
-
-            return equal_text
-        if is_number(constant):
-
-            def equal_number(value: Any) -> bool:
-                found = value.get(key) if type(value) is dict else _walk(value, keys)
-                return (found == constant and type(found) is not bool) is not negate
-
-            return equal_number
-        return None
-    order = _ORDERING[op]
-    if is_number(constant):
-
-        def compare_number(value: Any) -> bool | None:
-            found = value.get(key) if type(value) is dict else _walk(value, keys)
-            if type(found) is int or type(found) is float or is_number(found):
-                return order(found, constant)
-            return None
-
-        return compare_number
-    if isinstance(constant, str):
-
-        def compare_text(value: Any) -> bool | None:
-            found = value.get(key) if type(value) is dict else _walk(value, keys)
-            return order(found, constant) if isinstance(found, str) else None
-
-        return compare_text
-    return None
-
-
-def _equal_to(get: Evaluate, constant: Any) -> Callable[[Any], bool]:
-    if constant is None or isinstance(constant, bool):
-        return lambda value: get(value) is constant
-    if isinstance(constant, str):
-        return lambda value: get(value) == constant
-    if is_number(constant):
-
-        def equal_number(value: Any) -> bool:
-            found = get(value)
-            # ``True == 1`` in Python; a boolean is never equal to a number here.
-            return found == constant and type(found) is not bool
-
-        return equal_number
-    return lambda value: json_equal(get(value), constant)
-
-
-def _accept(_value: Any) -> bool:
-    return True
-
-
-def _call(
-    spec: FunctionSpec, evaluators: list[Evaluate], checks: list[Predicate | None]
-) -> Evaluate:
-    """The closure for a call: evaluate every argument, check their types, apply."""
-    implementation = spec.implementation
-    if len(evaluators) == 1:
-        (argument,) = evaluators
-        (check,) = checks
-        if check is None:
-            return lambda value: implementation(argument(value))
-
-        def call1(value: Any) -> Any:
-            x = argument(value)
-            if check(x):
-                return implementation(x)
-            raise argument_error(spec, 0, x)
-
-        return call1
-    if len(evaluators) == 2:
-        first, second = evaluators
-        if checks[0] is None and checks[1] is None:
-            return lambda value: implementation(first(value), second(value))
-        check_first = checks[0] or _accept
-        check_second = checks[1] or _accept
-
-        def call2(value: Any) -> Any:
-            x = first(value)
-            y = second(value)
-            if check_first(x):
-                if check_second(y):
-                    return implementation(x, y)
-                raise argument_error(spec, 1, y)
-            raise argument_error(spec, 0, x)
-
-        return call2
-    arguments = tuple(evaluators)
-    argument_checks = tuple(enumerate(checks))
-
-    def call(value: Any) -> Any:
-        values = [argument(value) for argument in arguments]
-        for index, check in argument_checks:
-            if check is not None and not check(values[index]):
-                raise argument_error(spec, index, values[index])
-        return implementation(*values)
-
-    return call
+        return interpreted(node)
 
 
 def _flatten_sequence(node: Node) -> list[Node]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from integrator.errors import ExpressionError, ExpressionSyntaxError
-from integrator.mapping.jmespath.compiler import Evaluate, compile_tree
+from integrator.mapping.jmespath.closures import Evaluate
+from integrator.mapping.jmespath.compiler import compile_tree
 from integrator.mapping.jmespath.parsing import parse
 from integrator.mapping.jmespath.values import copy_value
 
@@ -84,6 +85,17 @@ class Expression:
         object.__setattr__(self, "field_path", field_path)
         object.__setattr__(self, "_literal", literal)
         object.__setattr__(self, "_equality", equality)
+
+    @property
+    def evaluate(self) -> Evaluate:
+        """The bare compiled closure, for callers that batch many evaluations.
+
+        It computes what :meth:`search` computes, one call cheaper, but its errors do not
+        name the expression and data that is not plain JSON may raise Python's own
+        exceptions. A caller catches those and calls :meth:`search` for the reportable
+        error (see :mod:`integrator.mapping.values`).
+        """
+        return self._evaluate
 
     def search(self, data: Any) -> Any:
         """Evaluate on one JSON-like value (dict, list, str, int, float, bool, None).

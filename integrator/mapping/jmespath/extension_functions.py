@@ -14,8 +14,8 @@ from typing import Any, Final
 
 from integrator.errors import ExpressionError
 from integrator.mapping.jmespath.builtin_functions import parse_number
-from integrator.mapping.jmespath.signatures import FunctionSpec
-from integrator.mapping.jmespath.values import describe
+from integrator.mapping.jmespath.signatures import FunctionSpec, argument_error
+from integrator.mapping.jmespath.values import describe, is_number
 
 __all__ = ["EXTENSION_FUNCTIONS"]
 
@@ -65,28 +65,62 @@ def _overflow(name: str, detail: str) -> ExpressionError:
     )
 
 
-def _add(left: float, right: float) -> float:
-    try:
-        return _checked("add", left + right)  # type: ignore[no-any-return]
-    except OverflowError as exc:  # int too large to convert to float
-        raise _overflow("add", str(exc)) from exc
+def _numbers(name: str, left: Any, right: Any) -> None:
+    """Raise the invalid-type error for whichever argument is not a number."""
+    spec = EXTENSION_FUNCTIONS[name]
+    if not is_number(left):
+        raise argument_error(spec, 0, left)
+    raise argument_error(spec, 1, right)
 
 
-def _subtract(left: float, right: float) -> float:
-    try:
-        return _checked("subtract", left - right)  # type: ignore[no-any-return]
-    except OverflowError as exc:
-        raise _overflow("subtract", str(exc)) from exc
+def _add(left: Any, right: Any) -> Any:
+    tl, tr = type(left), type(right)
+    if (tl is int or tl is float) and (tr is int or tr is float):
+        try:
+            result = left + right
+        except OverflowError as exc:  # int too large to convert to float
+            raise _overflow("add", str(exc)) from exc
+        if type(result) is float and not math.isfinite(result):
+            raise _overflow("add", str(result))
+        return result
+    if is_number(left) and is_number(right):  # int/float subclasses
+        return _add(float(left), float(right))
+    _numbers("add", left, right)
 
 
-def _multiply(left: float, right: float) -> float:
-    try:
-        return _checked("multiply", left * right)  # type: ignore[no-any-return]
-    except OverflowError as exc:
-        raise _overflow("multiply", str(exc)) from exc
+def _subtract(left: Any, right: Any) -> Any:
+    tl, tr = type(left), type(right)
+    if (tl is int or tl is float) and (tr is int or tr is float):
+        try:
+            result = left - right
+        except OverflowError as exc:
+            raise _overflow("subtract", str(exc)) from exc
+        if type(result) is float and not math.isfinite(result):
+            raise _overflow("subtract", str(result))
+        return result
+    if is_number(left) and is_number(right):
+        return _subtract(float(left), float(right))
+    _numbers("subtract", left, right)
 
 
-def _divide(dividend: float, divisor: float) -> float:
+def _multiply(left: Any, right: Any) -> Any:
+    tl, tr = type(left), type(right)
+    if (tl is int or tl is float) and (tr is int or tr is float):
+        try:
+            result = left * right
+        except OverflowError as exc:
+            raise _overflow("multiply", str(exc)) from exc
+        if type(result) is float and not math.isfinite(result):
+            raise _overflow("multiply", str(result))
+        return result
+    if is_number(left) and is_number(right):
+        return _multiply(float(left), float(right))
+    _numbers("multiply", left, right)
+
+
+def _divide(dividend: Any, divisor: Any) -> Any:
+    if not (is_number(dividend) and is_number(divisor)):
+        _numbers("divide", dividend, divisor)
     if divisor == 0:
         raise ExpressionError(
             f"divide(): division of {dividend} by zero",
@@ -94,21 +128,30 @@ def _divide(dividend: float, divisor: float) -> float:
             hint="guard the divisor, e.g. divisor != `0` && divide(total, divisor)",
         )
     try:
-        return _checked("divide", dividend / divisor)  # type: ignore[no-any-return]
+        result = dividend / divisor
     except OverflowError as exc:
         raise _overflow("divide", str(exc)) from exc
+    return _checked("divide", result)
 
 
-def _round(number: float, digits: float) -> float:
-    if isinstance(digits, float) and not digits.is_integer():
-        raise ExpressionError(
-            f"round(): digits (argument 2) must be a whole number, got {describe(digits)}",
-            kind="invalid-value",
-        )
+def _round(number: Any, digits: Any) -> Any:
+    if not (is_number(number) and is_number(digits)):
+        _numbers("round", number, digits)
+    if type(digits) is not int:
+        if not float(digits).is_integer():
+            raise ExpressionError(
+                f"round(): digits (argument 2) must be a whole number, got "
+                f"{describe(digits)}",
+                kind="invalid-value",
+            )
+        digits = int(digits)
     try:
-        return _checked("round", round(float(number), int(digits)))  # type: ignore[no-any-return]
+        result = round(float(number), digits)
     except OverflowError as exc:
         raise _overflow("round", str(exc)) from exc
+    if not math.isfinite(result):
+        raise _overflow("round", str(result))
+    return result
 
 
 def _coalesce(*values: Any) -> Any:
@@ -146,17 +189,22 @@ EXTENSION_FUNCTIONS: Final[Mapping[str, FunctionSpec]] = {
             _split,
             "the string cut at every separator (separator must not be empty)",
         ),
-        FunctionSpec("add", (_NUMBER, _NUMBER), _add, "a + b"),
-        FunctionSpec("subtract", (_NUMBER, _NUMBER), _subtract, "a - b"),
-        FunctionSpec("multiply", (_NUMBER, _NUMBER), _multiply, "a * b"),
+        FunctionSpec("add", (_NUMBER, _NUMBER), _add, "a + b",
+                     checks_types=True),
+        FunctionSpec("subtract", (_NUMBER, _NUMBER), _subtract, "a - b",
+                     checks_types=True),
+        FunctionSpec("multiply", (_NUMBER, _NUMBER), _multiply, "a * b",
+                     checks_types=True),
         FunctionSpec(
-            "divide", (_NUMBER, _NUMBER), _divide, "a / b as a float; b == 0 is invalid-value"
+            "divide", (_NUMBER, _NUMBER), _divide, "a / b as a float; b == 0 is invalid-value",
+            checks_types=True,
         ),
         FunctionSpec(
             "round",
             (_NUMBER, _NUMBER),
             _round,
             "n rounded to digits places (Python round on the float; digits whole)",
+            checks_types=True,
         ),
         FunctionSpec(
             "coalesce",

@@ -101,16 +101,17 @@ class Template:
         """
         fast = self._fast
         if fast is not None:
-            ctx = context if type(context) is dict else dict(context)
+            # The fast path only looks names up (``context[name]``), so any mapping works
+            # without copying: a lazy context costs nothing for the names not used.
             try:
-                text = fast(ctx)
+                text = fast(context)
             except _RENDER_ERRORS:
                 # Jinja is the reference: render again with it, so the error reported
                 # (or, should the two ever disagree, the text) is Jinja's.
-                return self._render_jinja(ctx)
+                return self._render_jinja(context)
             if len(text) > self.max_output:
                 too_long = limits.LimitExceeded(diagnostics.output_too_long(self.max_output))
-                raise self._error(too_long, ctx) from too_long
+                raise self._error(too_long, context) from too_long
             return text
         return self._render_jinja(context)
 
