@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,23 @@ from integrator.flow.loader import LoadOptions
 from integrator.flow.problems import Problem, format_text
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under the workplace's ``shared/`` folder (specs, conformance suites).
+
+    ``$INTEGRATOR_SHARED_DIR`` wins; otherwise the first ``shared/`` next to this
+    checkout or one of its parents, then ``/work/shared`` (where CI's clone may not be a
+    sibling of it). Returns the first candidate when none exists, for the skip message.
+    """
+    env = os.environ.get("INTEGRATOR_SHARED_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [parent / "shared" for parent in REPO.parents]
+    candidates.append(Path("/work/shared"))
+    for base in candidates:
+        if (base / Path(*parts)).exists():
+            return base / Path(*parts)
+    return candidates[0] / Path(*parts)
 
 
 def compile_flow(text: str, workdir: Path | None = None,

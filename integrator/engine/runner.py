@@ -279,7 +279,7 @@ class Engine:
                 await self._room.wait()
             batch: list[Message] = []
             for rec in records:
-                msg = Message(rec.body, ids=ids, meta=rec.meta, ack=rec.ack)
+                msg = Message(rec.body, ids, rec.meta, rec.ack)
                 msg.pending = 1
                 self._inflight += 1
                 if rec.error is not None:

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import shared_path
 
 from integrator.errors import ExpressionError, ExpressionSyntaxError
 from integrator.mapping.jmespath import compile_expression
 
-_DEFAULT_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "jmespath"
+_DEFAULT_DIR = shared_path("conformance", "jmespath")
 SUITE_DIR = Path(os.environ.get("INTEGRATOR_CONFORMANCE_DIR") or _DEFAULT_DIR).resolve()
 EXPECTED_CASES = 892  # result + error cases in the suite at the pinned commit
 

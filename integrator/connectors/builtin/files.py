@@ -88,7 +88,6 @@ from integrator.errors import (
     IntegratorError,
     MessageError,
     RejectedError,
-    TemplateError,
 )
 from integrator.mapping.context import TemplateContext
 
@@ -957,13 +956,7 @@ class FileSink(Sink):
         template = self._template
         assert template is not None
         message = delivery.message
-        context = TemplateContext(message, message.body)
-        # only the names the template reads: rendering copies its context into a dict
-        narrow = {name: context[name] for name in template.names if name in context}
-        try:
-            text = template.render(narrow)
-        except TemplateError:
-            text = template.render(context)  # fails again, with every field in the hint
+        text = template.render(TemplateContext(message, message.body))
         path = self._checked.get(text)
         if path is None:
             path = self._check(text)
@@ -1012,6 +1005,17 @@ class FileSink(Sink):
     ) -> list[IntegratorError | None] | None:
         if self._closed:
             raise FatalError(f"{self.where}: write after close")
+        if self._fixed is not None and self.settings.format == "jsonl":
+            # The common case in one pass: one file, every payload JSON-encodable.
+            try:
+                data = b"".join([orjson.dumps(d.payload) + b"\n" for d in deliveries])
+            except orjson.JSONEncodeError:
+                pass  # some payload is not JSON: the careful path names it
+            else:
+                out = self._file(self._fixed)
+                self._write(out, data)
+                out.encoder.count += len(deliveries)
+                return None
         errors: list[IntegratorError | None] = [None] * len(deliveries)
         failed = False
         groups: dict[Path, list[int]] = {}
@@ -1036,16 +1040,18 @@ class FileSink(Sink):
                 except MessageError as exc:
                     errors[i] = exc
                     failed = True
-            if not chunks:
-                continue
-            try:
-                self._handle(out).write(b"".join(chunks))
-            except OSError as exc:
-                raise FatalError(
-                    f"{self.where}: cannot write {out.partial}: {exc.strerror}",
-                    hint="check free disk space and permissions",
-                ) from None
+            if chunks:
+                self._write(out, b"".join(chunks))
         return errors if failed else None
+
+    def _write(self, out: Any, data: bytes) -> None:
+        try:
+            self._handle(out).write(data)
+        except OSError as exc:
+            raise FatalError(
+                f"{self.where}: cannot write {out.partial}: {exc.strerror}",
+                hint="check free disk space and permissions",
+            ) from None
 
     def _finish_all(self) -> None:
         for out in self._files.values():
