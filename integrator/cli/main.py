@@ -260,6 +260,32 @@ def schema(check: bool, target: str) -> None:
 
 
 @cli.command()
+@click.option("--check", is_flag=True, help="Fail (exit 1) when a page differs from the "
+              "code instead of writing it.")
+@click.option("--root", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="The project folder the pages are written under.")
+def docs(check: bool, root: str) -> None:
+    """Write (or --check) docs/reference/*.md, generated from step and connector specs."""
+    from integrator.flow.reference import render_pages
+
+    stale = []
+    for rel, text in render_pages().items():
+        path = Path(root) / rel
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(rel)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {path}")
+    if stale:
+        _stderr().print(f"[red]out of date:[/] {', '.join(stale)}; run `integrator docs`")
+        raise SystemExit(EXIT_FINDINGS)
+    if check:
+        click.echo("reference pages are up to date")
+
+
+@cli.command()
 @click.argument("flow", type=click.Path(exists=True, dir_okay=False))
 @click.option("--secrets", type=click.Path(exists=True, dir_okay=False))
 def render(flow: str, secrets: str | None) -> None:

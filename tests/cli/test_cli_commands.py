@@ -166,3 +166,19 @@ def test_run_with_an_invalid_flow_exits_2(broken: Path) -> None:
     result = invoke("run", str(broken))
     assert result.exit_code == 2
     assert "error[unknown-connector]" in result.stderr
+
+
+def test_committed_reference_pages_match_the_code() -> None:
+    from integrator.flow.reference import render_pages
+
+    for rel, text in render_pages().items():
+        committed = (REPO / rel).read_text(encoding="utf-8")
+        assert committed == text, f"{rel} drifted: run `integrator docs` and commit"
+
+
+def test_docs_check_detects_drift(tmp_path: Path) -> None:
+    assert invoke("docs", "--root", str(tmp_path)).exit_code == 0
+    assert invoke("docs", "--check", "--root", str(tmp_path)).exit_code == 0
+    (tmp_path / "docs/reference/steps.md").write_text("old", encoding="utf-8")
+    result = invoke("docs", "--check", "--root", str(tmp_path))
+    assert result.exit_code == 1 and "steps.md" in result.stderr
