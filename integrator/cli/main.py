@@ -222,6 +222,36 @@ def lint(paths: tuple[str, ...], output: str, skip_env_check: bool, strict: bool
 
 
 @cli.command()
+@click.argument("flow", type=click.Path(dir_okay=False))
+@click.option("--secrets", type=click.Path(exists=True, dir_okay=False))
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds each connection may take.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def check(flow: str, secrets: str | None, timeout: float, output: str) -> None:
+    """Connect to every connection of FLOW and report reachable / auth ok / failing.
+
+    Nothing is read or written. Exit status: 0 all ok, 1 some failed, 2 invalid flow.
+    """
+    from integrator.engine.checks import check_connections
+
+    compiled = _load(flow, secrets, _stderr())
+    results = asyncio.run(check_connections(compiled, timeout=timeout))
+    if output == "json":
+        click.echo(json.dumps({name: {"type": t, "status": r.status, "detail": r.detail,
+                                      "seconds": r.seconds}
+                               for name, (t, r) in results.items()}, ensure_ascii=False))
+    else:
+        console = Console(highlight=False)
+        styles = {"ok": "green", "skipped": "dim"}
+        for name, (type_name, r) in results.items():
+            style = styles.get(r.status, "red")
+            took = f" ({r.seconds:.2f}s)" if r.seconds is not None else ""
+            console.print(f"{name} ({type_name}): [{style}]{r.status}[/]{took} — {r.detail}")
+    raise SystemExit(EXIT_OK if all(r.ok for _, r in results.values()) else EXIT_FINDINGS)
+
+
+@cli.command()
 @click.argument("flow", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
               show_default=True)

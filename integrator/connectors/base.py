@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from integrator.connectors.spec import Config, ConfigSpec, OptionProblem
+from integrator.connectors.state import MemoryStateStore, StateStore
 from integrator.errors import IntegratorError
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Action",
     "Capabilities",
+    "CheckResult",
     "Connector",
     "Delivery",
     "Lookup",
@@ -67,8 +69,10 @@ class Runtime:
     """What a connector may use from the run around it.
 
     ``workdir`` is where relative paths resolve; ``state_dir`` is a gitignored folder for
-    state the connector keeps between runs; ``resources`` holds shared in-process objects
-    (the memory connector's channels live there, not in a module global).
+    files the connector keeps between runs; ``state`` stores small JSON values
+    (watermarks, cursors) durably — each connector sees it scoped to its connection as
+    ``Connector.state``; ``resources`` holds shared in-process objects (the memory
+    connector's channels live there, not in a module global).
     """
 
     flow: str
@@ -77,6 +81,26 @@ class Runtime:
     redactor: Redactor
     resources: dict[str, Any] = field(default_factory=dict)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("integrator"))
+    state: StateStore = field(default_factory=MemoryStateStore)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What ``integrator check`` reports for one connection.
+
+    ``status``: ``ok`` (reachable and, where it applies, authenticated), ``unreachable``
+    (network, DNS, refused, timeout), ``auth-failed`` (credentials refused),
+    ``misconfigured`` (the peer answered, but not as configured: missing file, unknown
+    table, wrong WSDL), ``skipped`` (nothing to check). ``detail`` says what was tried.
+    """
+
+    status: str
+    detail: str = ""
+    seconds: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "skipped")
 
 
 @dataclass(slots=True)
@@ -218,6 +242,15 @@ class Connector:
         self.name = name
         self.config = config
         self.runtime = runtime
+        self.state = runtime.state.scoped(name)
+
+    async def check(self) -> CheckResult:
+        """Connect and verify access (authentication included) without moving data.
+
+        Called by ``integrator check``; must not raise for an unreachable peer or
+        refused credentials — it reports them. Bounded in time by the caller.
+        """
+        return CheckResult("skipped", f"{self.type_name} has no check")
 
     @classmethod
     def check_config(cls, raw: Mapping[str, Any]) -> list[OptionProblem]:

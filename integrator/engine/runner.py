@@ -35,6 +35,7 @@ from typing import Any
 from integrator.compiler.graph import CompiledFlow, LookupRef, SinkPlan
 from integrator.connectors.base import Connector, Delivery, Lookup, Runtime, Sink, Source
 from integrator.connectors.spec import Config
+from integrator.connectors.state import JsonStateStore
 from integrator.delivery.deadletters import DeadLetter, DeadLetterStore, JsonlDeadLetters
 from integrator.engine.executor import Executor
 from integrator.engine.report import ErrorRecord, RunReport, SinkStats
@@ -101,7 +102,8 @@ class Engine:
         state_dir = self.options.state_dir or self.options.workdir / ".integrator"
         self.runtime = Runtime(flow=flow.name, workdir=self.options.workdir,
                                state_dir=state_dir, redactor=self.redactor,
-                               resources=resources if resources is not None else {})
+                               resources=resources if resources is not None else {},
+                               state=JsonStateStore(state_dir / flow.name / "state.json"))
         self.report = RunReport(flow=flow.name, dry_run=self.options.dry_run)
         self.dead_letters = dead_letters or JsonlDeadLetters(
             state_dir / flow.name / "dead-letters.jsonl", self.redactor)

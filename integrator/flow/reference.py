@@ -26,7 +26,7 @@ def _cell(text: Any) -> str:
 
 def _schema_type(schema: dict[str, Any]) -> str:
     if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[-1]
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
     if "enum" in schema:
         return " \\| ".join(f"`{v}`" for v in schema["enum"])
     if "anyOf" in schema or "oneOf" in schema:

@@ -182,3 +182,22 @@ def test_docs_check_detects_drift(tmp_path: Path) -> None:
     (tmp_path / "docs/reference/steps.md").write_text("old", encoding="utf-8")
     result = invoke("docs", "--check", "--root", str(tmp_path))
     assert result.exit_code == 1 and "steps.md" in result.stderr
+
+
+def test_check_reports_each_connection(tmp_path: Path) -> None:
+    flow = tmp_path / "f.yaml"
+    flow.write_text(
+        "flow: chk\n"
+        "connections:\n"
+        f"  present: {{type: file, path: {REPO / 'examples/data/orders.jsonl'}}}\n"
+        f"  missing: {{type: file, path: {tmp_path / 'nope.jsonl'}}}\n"
+        f"  out: {{type: file, path: {REPO / 'README.md'}/x.jsonl}}\n"  # a file as folder
+        "source: {connection: present}\n"
+        "steps: [{deliver: [s]}]\n"
+        "sinks: {s: {connection: out}, t: {connection: missing}}\n", encoding="utf-8")
+    result = invoke("check", str(flow), "--output", "json")
+    found = json.loads(result.stdout)
+    assert found["present"]["status"] == "ok" and "1 file(s)" in found["present"]["detail"]
+    assert found["missing"]["status"] == "ok"  # a sink may create it: the folder is writable
+    assert found["out"]["status"] == "misconfigured"
+    assert result.exit_code == 1

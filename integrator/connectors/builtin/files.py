@@ -71,6 +71,7 @@ from integrator.codecs.xml import parse_xml, to_xml, xml_encoding_name
 from integrator.connectors.base import (
     Action,
     Capabilities,
+    CheckResult,
     Connector,
     Delivery,
     Lookup,
@@ -1220,6 +1221,30 @@ class FileConnector(Connector):
                 values[opt.name] = opt.parse(opt.default) if opt.default is not None else None
         key = "format" if "format" not in raw else None
         return [OptionProblem(key, p) for p in FileSettings.problems(values)]
+
+    async def check(self) -> CheckResult:
+        """Readable files for a plain path or glob; a writable folder for a template."""
+        path: str = self.config.path
+        cut = min((i for i in (path.find("{{"), path.find("{%")) if i >= 0), default=-1)
+        if cut < 0:
+            try:
+                files = _match(self.runtime, path, self._where())
+            except FatalError:
+                files = []
+            if files:
+                size = sum(f.stat().st_size for f, _ in files)
+                return CheckResult("ok", f"{len(files)} file(s), {format_size(size)}")
+            target = _resolve(self.runtime, path).parent
+        else:
+            prefix = path[:cut]
+            target = _resolve(self.runtime, prefix[: prefix.rfind("/") + 1] or ".")
+        probe = target
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent  # the sink creates missing folders below this one
+        if probe.is_dir() and os.access(probe, os.W_OK):
+            return CheckResult("ok", f"no file yet; {target} is writable")
+        return CheckResult("misconfigured", f"{path!r}: no such file, and {probe} is not "
+                                            "a writable folder")
 
     def _where(self) -> str:
         return f"connection {self.name!r} (file)"

@@ -24,6 +24,7 @@ from typing import Any
 from integrator.connectors.base import (
     Action,
     Capabilities,
+    CheckResult,
     Connector,
     Delivery,
     Lookup,
@@ -147,6 +148,9 @@ class MemoryConnector(Connector):
     }
     default_action = "write"
     capabilities = Capabilities(batching=True, ordering=True)
+
+    async def check(self) -> CheckResult:
+        return CheckResult("ok", f"in-process channel {self.channel_name!r}")
 
     def _hub(self) -> MemoryHub:
         hub = self.runtime.resources.get(HUB_RESOURCE)
