@@ -120,6 +120,7 @@ class Engine:
         self._letters: list[DeadLetter] = []
         self._acks: list[Any] = []
         self._ack_event = asyncio.Event()
+        self._acks_closing = False
         self._inflight = 0
         self._room = asyncio.Event()
         self._idle = asyncio.Event()
@@ -252,8 +253,9 @@ class Engine:
         finally:
             if ticker is not None:
                 ticker.cancel()
-            await self._flush_acks()
-            acker.cancel()
+            self._acks_closing = True
+            self._ack_event.set()
+            await acker  # it sends what is left, then ends: no ack is cut off midway
 
     async def _wait_idle(self) -> None:
         try:
@@ -489,6 +491,8 @@ class Engine:
             await self._ack_event.wait()
             self._ack_event.clear()
             await self._flush_acks()
+            if self._acks_closing and not self._acks:
+                return
 
     async def _flush_acks(self) -> None:
         if not self._acks or self.source is None:
