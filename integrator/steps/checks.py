@@ -17,11 +17,9 @@ import json
 from pathlib import Path as FilePath
 from typing import Any, ClassVar
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
-from integrator.errors import ValidationError
+from integrator.errors import FatalError, ValidationError
 from integrator.mapping.jmespath import is_truthy
+from integrator.mapping.schemas import CompiledSchema, compile_schema
 from integrator.message import Message
 from integrator.steps.base import (
     DROP,
@@ -89,7 +87,7 @@ class ValidateStep(Step):
         "additionalProperties": False,
     }
 
-    def __init__(self, on: str | None, validator: Draft202012Validator | None,
+    def __init__(self, on: str | None, validator: CompiledSchema | None,
                  label: str) -> None:
         self.on = on
         self.validator = validator
@@ -114,12 +112,11 @@ class ValidateStep(Step):
                             where)
                 return cls(config.get("on"), None, label)
         try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            ctx.problem("invalid-schema", f"{label} is not a valid JSON Schema: {exc.message}",
-                        where)
+            compiled = compile_schema(schema)  # once, into closures
+        except FatalError as exc:
+            ctx.problem("invalid-schema", f"{label}: {exc.message}", where, exc.hint)
             return cls(config.get("on"), None, label)
-        return cls(config.get("on"), Draft202012Validator(schema), label)
+        return cls(config.get("on"), compiled, label)
 
     def apply(self, msg: Message) -> Any:
         doc = msg.body if self.on is None else read_doc(msg, self.on)
@@ -127,10 +124,7 @@ class ValidateStep(Step):
         assert validator is not None  # the compiler refuses flows with problems
         if validator.is_valid(doc):
             return None
-        violations = []
-        for error in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
-            where = "/" + "/".join(str(p) for p in error.absolute_path)
-            violations.append(f"{where}: {error.message}")
+        violations = validator.errors(doc)
         shown = violations[:MAX_REPORTED_VIOLATIONS]
         more = len(violations) - len(shown)
         raise ValidationError(
