@@ -9,6 +9,8 @@ module        what it does
               external references; size and depth caps
 ``csv``       CSV records from a byte stream with per-record errors (bad bytes,
               wrong field count, oversized records); row encoding for writers
+``fixedwidth`` fixed-width records from field specs (position, width, type, padding,
+              implied decimals, dates), per-field errors naming line and columns
 ``lines``     bounded-memory line splitting shared by the line formats
 ============  ================================================================
 

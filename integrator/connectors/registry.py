@@ -29,6 +29,7 @@ BUILTIN: dict[str, str] = {
     "stdin": "integrator.connectors.builtin.stdio:StdinConnector",
     "stdout": "integrator.connectors.builtin.stdio:StdoutConnector",
     "memory": "integrator.connectors.builtin.memory:MemoryConnector",
+    "dropfolder": "integrator.connectors.builtin.dropfolder:DropFolderConnector",
 }
 
 

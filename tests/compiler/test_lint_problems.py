@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import problems_of
+from support import problems_of
 
 GOOD = """\
 flow: good

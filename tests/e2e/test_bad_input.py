@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from conftest import compile_flow
+from support import compile_flow
 
 from integrator.delivery.deadletters import MemoryDeadLetters
 from integrator.engine.runner import Engine, RunOptions

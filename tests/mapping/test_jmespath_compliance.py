@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import shared_path
+from support import shared_path
 
 from integrator.errors import ExpressionError, ExpressionSyntaxError
 from integrator.mapping.jmespath import compile_expression

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_flow
+from support import run_flow
 
 ORDERS = [
     {"id": 1, "market": "PL", "type": "b2c", "status": "paid",
@@ -326,14 +326,14 @@ def test_on_message_combines_documents(tmp_path: Path) -> None:
 
 
 def test_on_message_is_read_only_for_in_place_steps() -> None:
-    from conftest import problems_of
+    from support import problems_of
 
     problems = problems_of(flow("  - set: {on: message, fields: {a: b}}\n  - deliver: [out]\n"))
     assert [p.code for p in problems if p.is_error] == ["invalid-value"]
 
 
 def test_bare_true_in_a_condition_is_flagged() -> None:
-    from conftest import problems_of
+    from support import problems_of
 
     problems = problems_of(flow("  - filter: 'true'\n  - deliver: [out]\n"))
     assert [(p.code, p.severity) for p in problems] == [("field-not-literal", "warning")]

@@ -1,4 +1,5 @@
-"""The ``file`` connector: JSONL, JSON, CSV, XML and text files as source, sink and lookup.
+"""The ``file`` connector: JSONL, JSON, CSV, XML, fixed-width and text files as source,
+sink and lookup.
 
 Datasheet
 =========
@@ -9,16 +10,20 @@ Datasheet
           ``.<name>.partial`` sibling that ``close`` fsyncs and renames into place.
 :formats: ``jsonl`` one JSON object per line · ``json`` an array of objects, or one
           object · ``csv`` · ``xml`` one document, ``record_path`` picks the records ·
+          ``fixed`` fixed-width records, one per line, laid out by ``fields`` (see
+          :mod:`integrator.codecs.fixedwidth`) ·
           ``text`` one record ``{"line": ...}`` per line. Default: from the extension
-          (.jsonl/.ndjson, .json, .csv, .xml, .txt).
+          (.jsonl/.ndjson, .json, .csv, .xml, .txt); fixed is never derived.
 :roles:   source · sink (action ``write``) · lookup (``key``).
 
 Writing rules
 -------------
 * jsonl: ``dumps(payload) + "\n"``; json: one array per file (``[`` with the first
   item, ``]`` at close); text: the payload string and ``"\n"`` (anything else is
-  rejected); csv: a header once per file, columns from ``columns`` or the first row.
-  json and jsonl are always UTF-8; csv, text and xml use ``encoding``.
+  rejected); csv: a header once per file, columns from ``columns`` or the first row;
+  fixed: one line per payload laid out by ``fields`` (a value that does not fit its
+  width is a ConversionError for that delivery, never truncated).
+  json and jsonl are always UTF-8; csv, fixed, text and xml use ``encoding``.
 * xml without ``root``: a file holds exactly one document, so every delivery needs its
   own file — template the path (``out/order-{{ id }}.xml``); a second delivery to the
   same file is rejected. xml with ``root``: every delivery to a file becomes one item
@@ -33,8 +38,9 @@ Writing rules
 Guarantees
 ----------
 * A bad record — malformed JSON, a JSON line that is not an object, bytes invalid in the
-  encoding, a CSV row with the wrong field count, a line over ``max_record_size`` — is a
-  Record with a DecodeError naming file and line; the records around it are read.
+  encoding, a CSV row with the wrong field count, a fixed-width field that is not what
+  its spec says, a line over ``max_record_size`` — is a Record with a DecodeError naming
+  file and line (and the field); the records around it are read.
 * Memory is bounded: a line is never held beyond ``max_record_size`` (a 1 GB line is
   skipped in chunks); a JSON or XML file larger than ``max_record_size`` is one error
   record, never read whole.
@@ -66,6 +72,7 @@ import orjson
 
 from integrator.codecs import csv as csv_codec
 from integrator.codecs import json as json_codec
+from integrator.codecs.fixedwidth import Layout, layout_problems
 from integrator.codecs.lines import Readable, check_line_encoding, format_size, split_lines
 from integrator.codecs.xml import parse_xml, to_xml, xml_encoding_name
 from integrator.connectors.base import (
@@ -105,7 +112,7 @@ __all__ = [
     "read_records",
 ]
 
-FORMATS = ("jsonl", "json", "csv", "xml", "text")
+FORMATS = ("jsonl", "json", "csv", "xml", "fixed", "text")
 EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
               ".xml": "xml", ".txt": "text"}
 MAX_OPEN_FILES = 64
@@ -129,12 +136,14 @@ def _options(*, path_required: bool) -> tuple[Option, ...]:
         Option(
             "format", "enum",
             "File format. Default: from the extension (.jsonl/.ndjson → jsonl, .json → "
-            "json, .csv → csv, .xml → xml, .txt → text).",
+            "json, .csv → csv, .xml → xml, .txt → text); `fixed` (fixed-width records "
+            "laid out by `fields`) is always set explicitly.",
             choices=FORMATS, default=None, examples=("jsonl", "csv"),
         ),
         Option(
             "encoding", "string",
-            "Text encoding of csv, xml and text files (json/jsonl output is always UTF-8). "
+            "Text encoding of csv, fixed, xml and text files (json/jsonl output is always "
+            "UTF-8). "
             "Must be ASCII-compatible for line formats; utf-8-sig strips (and writes) a "
             "byte-order mark.",
             default="utf-8", examples=("utf-8", "utf-8-sig", "cp1250", "iso-8859-2"),
@@ -164,12 +173,35 @@ def _options(*, path_required: bool) -> tuple[Option, ...]:
         ),
         Option(
             "line_terminator", "string",
-            "CSV record terminator when writing. Default \\n; use \\r\\n for RFC 4180 "
-            "consumers that insist on it.",
+            "CSV and fixed-width record terminator when writing. Default \\n; use \\r\\n "
+            "for RFC 4180 consumers (and mainframe transfers) that insist on it.",
             default="\n", examples=("\r\n",),
         ),
-        Option("skip_blank_lines", "boolean", "CSV: skip empty lines when reading.",
+        Option("skip_blank_lines", "boolean",
+               "CSV and fixed: skip empty (fixed: blank) lines when reading.",
                default=True, examples=(False,)),
+        Option(
+            "fields", "any",
+            "Fixed-width layout: a list of field specs, each {name, start (1-based; "
+            "default: after the previous field), width, type: str|int|decimal|date, pad, "
+            "align: left|right, implied_decimals, decimals, decimal_point, rounding: "
+            "error|half-up|half-even, format (dates, strftime)}. Required by format "
+            "fixed.",
+            default=None,
+            examples=([{"name": "id", "start": 1, "width": 6, "type": "int", "pad": "0"},
+                       {"name": "name", "width": 24},
+                       {"name": "amount", "width": 10, "type": "decimal",
+                        "implied_decimals": 2, "pad": "0"},
+                       {"name": "booked", "width": 8, "type": "date",
+                        "format": "%Y%m%d"}],),
+        ),
+        Option(
+            "line_length", "integer",
+            "Fixed-width: every line must be exactly this many characters (reading), and "
+            "lines are padded to it (writing). Default: shorter lines read as if padded "
+            "with spaces, characters after the last field are ignored.",
+            default=None, minimum=1, maximum=1_000_000, examples=(120,),
+        ),
         Option(
             "root", "string",
             "XML sink: the root element that wraps every delivery written to one file; "
@@ -218,8 +250,9 @@ def _override(options: Sequence[Option], note: str) -> ConfigSpec:
 
 _CONNECTION_OPTIONS = _options(path_required=True)
 _READ_OPTION_NAMES = ("format", "encoding", "delimiter", "quotechar", "header", "columns",
-                      "skip_blank_lines", "record_path", "force_list", "attr_prefix",
-                      "strip_namespaces", "max_depth", "max_record_size", "batch_size")
+                      "skip_blank_lines", "fields", "line_length", "record_path",
+                      "force_list", "attr_prefix", "strip_namespaces", "max_depth",
+                      "max_record_size", "batch_size")
 #: The options ``stdin`` shares with the file source (format then defaults to jsonl).
 READ_OPTIONS: tuple[Option, ...] = tuple(
     o for o in _options(path_required=False) if o.name in _READ_OPTION_NAMES
@@ -251,6 +284,7 @@ class FileSettings:
     pretty: bool
     max_record_size: int
     batch_size: int
+    layout: Layout | None = None  # format fixed: the parsed ``fields``
 
     @classmethod
     def problems(cls, values: Mapping[str, Any]) -> list[str]:
@@ -274,6 +308,15 @@ class FileSettings:
         if values.get("mode") == "append" and fmt in ("json", "xml"):
             out.append(f"mode append is not available for format {fmt}: a {fmt} file "
                        "holds one document")
+        if fmt == "fixed":
+            if values.get("fields") is None:
+                out.append("format fixed needs fields: the list of field specs "
+                           "({name, start, width, type})")
+            else:
+                out.extend(layout_problems(values["fields"], values.get("line_length")))
+        elif values.get("fields") is not None and fmt is not None:
+            out.append(f"fields describes fixed-width records; format is {fmt}, so it "
+                       "would be ignored (set format: fixed, or remove fields)")
         if values.get("max_record_size") == 0:
             out.append("max_record_size must be at least 1 byte")
         record_path = values.get("record_path")
@@ -312,6 +355,8 @@ class FileSettings:
             pretty=bool(values.get("pretty")),
             max_record_size=_given(values, "max_record_size", 4_000_000),
             batch_size=_given(values, "batch_size", 512),
+            layout=(Layout.from_specs(values["fields"], values.get("line_length"))
+                    if fmt == "fixed" else None),
         )
 
 
@@ -349,6 +394,8 @@ def read_records(
         return _read_csv(stream, settings, label, file_index)
     if fmt == "text":
         return _read_text(stream, settings, label, file_index)
+    if fmt == "fixed":
+        return _read_fixed(stream, settings, label, file_index)
     if fmt == "json":
         return _read_json(stream, settings, label, file_index)
     return _read_xml(stream, settings, label, file_index)
@@ -468,6 +515,42 @@ def _read_text(
                 out.append(_bad(exc, label, "line", n, fi))
                 continue
             out.append(Record({"line": text}, {"file": label, "line": n}, (fi, n)))
+        if out:
+            yield out
+
+
+def _read_fixed(
+    stream: Readable, s: FileSettings, label: str, fi: int
+) -> Iterator[list[Record]]:
+    layout = s.layout
+    assert layout is not None  # from_values built it for format fixed
+    parse = layout.parse
+    encoding = "utf-8" if s.encoding == "utf-8-sig" else s.encoding
+    first_chunk = s.encoding == "utf-8-sig"
+    skip_blank = s.skip_blank_lines
+    for first, lines, oversized in split_lines(stream, max_line=s.max_record_size):
+        if first_chunk:
+            first_chunk = False
+            if lines[0].startswith(_BOM):
+                lines[0] = lines[0][len(_BOM):]
+        out: list[Record] = []
+        n = first - 1
+        for line in lines:
+            n += 1
+            if not line and oversized and n in oversized:
+                out.append(_bad(_oversized(label, n, oversized[n], s.max_record_size),
+                                label, "line", n, fi))
+                continue
+            try:
+                text = _decode_line(line[:-1] if line.endswith(b"\r") else line,
+                                    encoding, label, n)
+                if skip_blank and (not text or text.isspace()):
+                    continue
+                body = parse(text, line_no=n, where=label)
+            except DecodeError as exc:
+                out.append(_bad(exc, label, "line", n, fi))
+                continue
+            out.append(Record(body, {"file": label, "line": n}, (fi, n)))
         if out:
             yield out
 
@@ -785,6 +868,10 @@ class _Encoder:
             data = self._text(payload + "\n")
         elif fmt == "csv":
             data = self._csv(payload)
+        elif fmt == "fixed":
+            layout = self.s.layout
+            assert layout is not None
+            data = self._text(layout.format(payload) + self.s.line_terminator)
         else:
             data = self._xml(payload)
         self.count += 1
@@ -1180,7 +1267,8 @@ class FileConnector(Connector):
     """Files on the local disk as source, sink (``write``) and lookup."""
 
     type_name = "file"
-    summary = "Read and write JSONL, JSON, CSV, XML and text files (globs, atomic writes)."
+    summary = ("Read and write JSONL, JSON, CSV, XML, fixed-width and text files (globs, "
+               "atomic writes).")
     spec = ConfigSpec(_CONNECTION_OPTIONS)
     source_options = ConfigSpec((
         Option("batch_size", "integer", "Records per batch (overrides the connection's).",
