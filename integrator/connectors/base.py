@@ -82,6 +82,9 @@ class Runtime:
     resources: dict[str, Any] = field(default_factory=dict)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("integrator"))
     state: StateStore = field(default_factory=MemoryStateStore)
+    dry_run: bool = False
+    """A dry run writes nothing and acknowledges nothing: sources must not change the
+    world either (no claiming, moving or deleting of input)."""
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,8 @@ class Engine:
         self.runtime = Runtime(flow=flow.name, workdir=self.options.workdir,
                                state_dir=state_dir, redactor=self.redactor,
                                resources=resources if resources is not None else {},
-                               state=JsonStateStore(state_dir / flow.name / "state.json"))
+                               state=JsonStateStore(state_dir / flow.name / "state.json"),
+                               dry_run=self.options.dry_run)
         self.report = RunReport(flow=flow.name, dry_run=self.options.dry_run)
         self.dead_letters = dead_letters or JsonlDeadLetters(
             state_dir / flow.name / "dead-letters.jsonl", self.redactor)

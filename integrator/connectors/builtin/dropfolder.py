@@ -316,6 +316,8 @@ class DropFolderSource(Source):
             raise FatalError(f"{self.where}: {f.inbox} {what}",
                              hint="create the folder, or fix path (relative paths resolve "
                                   f"against {self.runtime.workdir})")
+        if self.runtime.dry_run:
+            return  # read files where they are; claim, move and adopt nothing
         try:
             for folder in (f.processing, f.archive, f.error):
                 folder.mkdir(parents=True, exist_ok=True)
@@ -488,6 +490,8 @@ class DropFolderSource(Source):
 
     def _claim(self, name: str) -> _Claim | None:
         """Rename ``name`` into our processing folder; None when another took it."""
+        if self.runtime.dry_run:
+            return self._new_claim(name, self.folders.inbox / name)
         assert self._owner is not None
         target = self._owner / name
         if target.exists():
@@ -515,6 +519,8 @@ class DropFolderSource(Source):
 
     def _resume(self) -> list[_Claim]:
         """Claims for files already in our folder (adopted at open)."""
+        if self.runtime.dry_run:
+            return []
         assert self._owner is not None
         out = []
         for path in sorted(self._owner.iterdir()):

@@ -633,3 +633,26 @@ def test_a_flow_delivers_good_records_and_dead_letters_bad_ones(tmp_path: Path,
     report = json.loads((inbox / "error/orders-1.csv.errors.json").read_text())
     assert [(e["line"], e["message"]) for e in report["errors"]] == [
         (3, "orders-1.csv:3: expected 2 fields, got 1")]
+
+
+def test_dry_run_reads_files_in_place_and_moves_nothing(tmp_path: Path) -> None:
+    """``integrator run --dry-run`` must leave the input exactly as it was."""
+    import asyncio
+
+    from support import compile_flow
+
+    from integrator.engine.runner import Engine, RunOptions
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.jsonl").write_text('{"n": 1}\n{"n": 2}\n', encoding="utf-8")
+    flow = compile_flow(
+        "flow: drop\n"
+        f"connections:\n  drop: {{type: dropfolder, path: {inbox}, stable_for: 0}}\n"
+        "  out: {type: memory}\n"
+        "source: {connection: drop}\n"
+        "steps: [{deliver: [s]}]\n"
+        "sinks: {s: {connection: out}}\n")
+    report = asyncio.run(Engine(flow, RunOptions(workdir=tmp_path, dry_run=True)).run())
+    assert report.read == 2 and report.samples["s"] == [{"n": 1}, {"n": 2}]
+    assert sorted(p.name for p in inbox.iterdir()) == ["a.jsonl"]
