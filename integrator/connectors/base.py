@@ -211,7 +211,9 @@ class Lookup:
     """Answers lookups for ``enrich`` steps.
 
     ``get_many`` returns a mapping with an entry for every key found; missing keys are
-    simply absent. Raises RetriableError when the backing system is unreachable.
+    simply absent. A key whose lookup failed on its own (one country's service down, one
+    record refused) may map to the IntegratorError instead: only the messages with that
+    key fail. Raises RetriableError when the backing system is unreachable altogether.
     """
 
     async def open(self) -> None:

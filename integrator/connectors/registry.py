@@ -30,6 +30,7 @@ BUILTIN: dict[str, str] = {
     "stdout": "integrator.connectors.builtin.stdio:StdoutConnector",
     "memory": "integrator.connectors.builtin.memory:MemoryConnector",
     "dropfolder": "integrator.connectors.builtin.dropfolder:DropFolderConnector",
+    "soap": "integrator.connectors.protocols.soap:SoapConnector",
 }
 
 

@@ -17,7 +17,8 @@ Rules, checked for every request (and again for every redirect):
    stops DNS names that point inside the network.
 
 A refusal raises :class:`~integrator.errors.RejectedError` (the URL came from data, so
-this message is permanently wrong) with the reason and the allowed list as a hint.
+this message is permanently wrong) with the reason and the allowed list as a hint; a host
+that does not resolve raises :class:`~integrator.errors.RetriableError` (DNS may recover).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from integrator.errors import RejectedError
+from integrator.errors import RejectedError, RetriableError
 
 __all__ = ["EgressPolicy", "is_public_address", "policy_options"]
 
@@ -160,7 +161,9 @@ class EgressPolicy:
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
-            raise self._refuse(url, f"the host does not resolve ({exc})") from None
+            # Not a refusal: DNS may be down for a moment, so the call can succeed later.
+            raise RetriableError(f"{_redact(url)}: the host does not resolve ({exc})",
+                                 hint="check the host name and the machine's DNS") from None
         self.check_addresses(url, [str(info[4][0]) for info in infos])
 
 

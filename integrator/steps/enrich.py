@@ -140,6 +140,7 @@ class EnrichStep(Step):
             keyed.append((msg, key))
             if key is not None and cache.get(key, now) is _MISS:
                 wanted[key] = None
+        failed: dict[Hashable, IntegratorError] = {}
         if wanted:
             try:
                 found = await run.lookup(self.ref).get_many(list(wanted))
@@ -148,9 +149,16 @@ class EnrichStep(Step):
                     run.fail(msg, self, exc)
                 return []
             for key in wanted:
-                cache.put(key, found.get(key), now)
+                answer = found.get(key)
+                if isinstance(answer, IntegratorError):
+                    failed[key] = answer  # this key only; not cached, asked again next time
+                else:
+                    cache.put(key, answer, now)
         out = []
         for msg, key in keyed:
+            if key in failed:
+                run.fail(msg, self, failed[key])
+                continue
             value = cache.get(key, now) if key is not None else None
             if value is _MISS:
                 value = None

@@ -338,3 +338,44 @@ def test_bare_true_in_a_condition_is_flagged() -> None:
     problems = problems_of(flow("  - filter: 'true'\n  - deliver: [out]\n"))
     assert [(p.code, p.severity) for p in problems] == [("field-not-literal", "warning")]
     assert "`true`" in (problems[0].hint or "")
+
+
+def test_enrich_fails_only_the_messages_whose_key_failed(tmp_path: Path) -> None:
+    import asyncio as _asyncio
+    from collections.abc import Hashable, Mapping, Sequence
+
+    from integrator.compiler import check_text
+    from integrator.connectors.base import Connector, Lookup
+    from integrator.connectors.builtin.memory import MemoryHub
+    from integrator.connectors.registry import Registry
+    from integrator.connectors.spec import Config
+    from integrator.delivery.deadletters import MemoryDeadLetters
+    from integrator.engine.runner import Engine, RunOptions
+    from integrator.errors import RetriableError
+    from integrator.flow.loader import LoadOptions
+
+    class Flaky(Lookup):
+        async def get_many(self, keys: Sequence[Hashable]) -> Mapping[Hashable, object]:
+            return {k: RetriableError(f"{k}: country service down") if k == "B"
+                    else {"sku": k} for k in keys}
+
+    class FlakyConnector(Connector):
+        type_name = "flaky"
+        summary = "test"
+
+        def lookup(self, options: Config) -> Lookup:
+            return Flaky()
+
+    registry = Registry(load_entry_points=False)
+    registry.register(FlakyConnector)
+    text = flow("  - split: items\n"
+                "  - enrich: {connection: products, key: sku, into: product}\n"
+                "  - deliver: [out]\n",
+                extra_connections="  products: {type: flaky}\n")
+    compiled, diag = check_text(text, "f.yaml", options=LoadOptions(env={}), registry=registry)
+    assert compiled is not None, diag.problems
+    hub, dead = MemoryHub(), MemoryDeadLetters()
+    report = _asyncio.run(Engine(compiled, RunOptions(workdir=tmp_path),
+                                 resources={"memory": hub}, dead_letters=dead).run())
+    assert [r["sku"] for r in hub.channels["out"]] == ["A", "C"]
+    assert report.dead_lettered == 1 and "country service down" in dead.letters[0]["error"]

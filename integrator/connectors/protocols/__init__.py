@@ -1,0 +1,1 @@
+"""Protocol connectors: one package per wire protocol (http, soap, sql, amqp, ...)."""
