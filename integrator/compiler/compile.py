@@ -90,8 +90,10 @@ class Compiler:
 
     def lookup(self, connection: str, options: Mapping[str, Any], path: Path) -> LookupRef:
         cls = self._connection(connection, path, "lookup")
-        parsed = self._options(cls.lookup_options if cls else None, options,
-                               (*path[:-1], "options"), f"lookup in {connection!r}")
+        parsed = self._options(
+            cls.lookup_options if cls else None, options, (*path[:-1], "options"),
+            f"lookup in {connection!r}",
+            (lambda: cls.check_role_options("lookup", options)) if cls else None)
         ref_id = f"{connection}:{sorted(options.items())!r}"
         ref = self.lookups.get(ref_id)
         if ref is None:
@@ -123,10 +125,14 @@ class Compiler:
         return cls
 
     def _options(self, spec: ConfigSpec | None, raw: Mapping[str, Any], path: Path,
-                 what: str) -> Config:
+                 what: str, cross: Any = None) -> Config:
+        """Check and parse options; ``cross()`` adds the connector's cross-option
+        problems once every option is valid on its own."""
         if spec is None:
             return Config({})
         problems = spec.check(raw)
+        if not problems and cross is not None:
+            problems = list(cross())
         for p in problems:
             where = (*path, p.key) if p.key is not None else path
             self.problem("invalid-option", f"{what}: {p.message}", where, p.hint,
@@ -185,8 +191,10 @@ class Compiler:
                     self.problem("unknown-action", f"sink {name!r} needs an `action`",
                                  sink.path, known)
                 continue
-            options = self._options(cls.actions[action].options, sink.options,
-                                    (*sink.path, "options"), f"sink {name!r}")
+            options = self._options(
+                cls.actions[action].options, sink.options, (*sink.path, "options"),
+                f"sink {name!r}",
+                lambda c=cls, a=action, o=sink.options: c.check_role_options("sink", o, a))
             plans[name] = SinkPlan(name, sink.connection, action, sink.body, options,
                                    sink.concurrency, sink.batch_size,
                                    sink.on_error or settings.on_error)
@@ -309,8 +317,10 @@ class Compiler:
             cls = self._connection(model.source.connection, ("source", "connection"),
                                    "source")
             if cls is not None:
-                source_options = self._options(cls.source_options, model.source.options,
-                                               ("source", "options"), "source")
+                raw = model.source.options
+                source_options = self._options(
+                    cls.source_options, raw, ("source", "options"), "source",
+                    lambda: cls.check_role_options("source", raw))
         keys = []
         for name, text in model.keys.items():
             expr = self.expression(text, ("keys", name))

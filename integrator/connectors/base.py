@@ -265,6 +265,15 @@ class Connector:
         return []
 
     @classmethod
+    def check_role_options(cls, role: str, raw: Mapping[str, Any],
+                           action: str | None = None) -> list[OptionProblem]:
+        """Like :meth:`check_config`, for a source's, a lookup's or a sink action's
+        options (``role`` is ``source``, ``lookup`` or ``sink``; ``action`` names the sink
+        action). ``raw`` holds only what the flow gave; the connection's config is
+        ``cls.check_config``'s business."""
+        return []
+
+    @classmethod
     def roles(cls) -> list[str]:
         out = []
         if cls.source is not Connector.source:

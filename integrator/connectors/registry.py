@@ -31,6 +31,7 @@ BUILTIN: dict[str, str] = {
     "memory": "integrator.connectors.builtin.memory:MemoryConnector",
     "dropfolder": "integrator.connectors.builtin.dropfolder:DropFolderConnector",
     "soap": "integrator.connectors.protocols.soap:SoapConnector",
+    "sql": "integrator.connectors.protocols.sql:SqlConnector",
 }
 
 

@@ -22,7 +22,7 @@ from collections.abc import Hashable
 from typing import Any, ClassVar
 
 from integrator.connectors.spec import parse_duration
-from integrator.errors import IntegratorError, MessageError
+from integrator.errors import FatalError, IntegratorError, MessageError
 from integrator.message import Message
 from integrator.steps.base import (
     BatchContext,
@@ -144,6 +144,8 @@ class EnrichStep(Step):
         if wanted:
             try:
                 found = await run.lookup(self.ref).get_many(list(wanted))
+            except FatalError:
+                raise  # a broken lookup (bad query, refused login) stops the run
             except IntegratorError as exc:
                 for msg, _ in keyed:
                     run.fail(msg, self, exc)
