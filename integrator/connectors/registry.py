@@ -32,6 +32,10 @@ BUILTIN: dict[str, str] = {
     "dropfolder": "integrator.connectors.builtin.dropfolder:DropFolderConnector",
     "soap": "integrator.connectors.protocols.soap:SoapConnector",
     "sql": "integrator.connectors.protocols.sql:SqlConnector",
+    "amqp": "integrator.connectors.protocols.brokers.amqp:AmqpConnector",
+    "nats": "integrator.connectors.protocols.brokers.nats:NatsConnector",
+    "redis-streams": "integrator.connectors.protocols.brokers.redis_streams:RedisStreamsConnector",
+    "mqtt": "integrator.connectors.protocols.brokers.mqtt:MqttConnector",
 }
 
 

@@ -152,7 +152,9 @@ class Engine:
             await self._open()
             opened = True
             await self._process()
-        except FatalError as exc:
+        except IntegratorError as exc:
+            # FatalError, or a RetriableError from the source (peer gone mid-run): the run
+            # ends here; what was read and delivered is acknowledged, the rest is not.
             self._fatal = self._fatal or exc
         finally:
             report.seconds = time.perf_counter() - started

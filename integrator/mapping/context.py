@@ -1,8 +1,9 @@
 """What a template sees: the names available inside ``{{ ... }}``.
 
-A template renders against one *document* (the message body, or the var a step reads
-from). Its fields are top-level names (``{{ market }}``), and five reserved names are
-always there and win over document fields of the same name:
+A template renders against one *document*: for a step, the document it reads (the body,
+or the var named by ``on``); for a sink option (a path, a URL, a topic), the payload that
+sink sends. Its fields are top-level names (``{{ market }}``), and five reserved names
+are always there and win over document fields of the same name:
 
 ============  ==========================================================
 ``body``      the message body

@@ -195,7 +195,7 @@ def test_text_format_and_non_string_payloads(tmp_path: Path) -> None:
 def test_xml_without_root_one_document_per_templated_file(tmp_path: Path) -> None:
     docs = [{"Order": {"@id": str(i), "name": POLISH}} for i in (1, 2)]
     bodies = [{"id": 1}, {"id": 2}]
-    sink = make_sink(tmp_path, path="out/order-{{ id }}.xml")
+    sink = make_sink(tmp_path, path="out/order-{{ body.id }}.xml")
     assert write(sink, deliveries(*docs, bodies=bodies)) == [None]
     for i, doc in zip((1, 2), docs, strict=True):
         assert read_back(tmp_path, path=f"out/order-{i}.xml") == [doc]

@@ -1043,8 +1043,7 @@ class FileSink(Sink):
             return self._fixed
         template = self._template
         assert template is not None
-        message = delivery.message
-        text = template.render(TemplateContext(message, message.body))
+        text = template.render(TemplateContext(delivery.message, delivery.payload))
         path = self._checked.get(text)
         if path is None:
             path = self._check(text)
