@@ -195,8 +195,10 @@ class Compiler:
                 cls.actions[action].options, sink.options, (*sink.path, "options"),
                 f"sink {name!r}",
                 lambda c=cls, a=action, o=sink.options: c.check_role_options("sink", o, a))
+            cap = cls.actions[action].max_batch
+            batch_size = min(sink.batch_size, cap) if cap else sink.batch_size
             plans[name] = SinkPlan(name, sink.connection, action, sink.body, options,
-                                   sink.concurrency, sink.batch_size,
+                                   sink.concurrency, batch_size,
                                    sink.on_error or settings.on_error)
         return plans
 

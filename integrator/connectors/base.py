@@ -58,10 +58,16 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class Action:
-    """A sink action (``write``, ``upsert``, ``create_order`` ...) and its options."""
+    """A sink action (``write``, ``upsert``, ``create_order`` ...) and its options.
+
+    ``max_batch`` caps how many deliveries one ``write_batch`` call gets: an action that
+    sends one request per delivery says 1, so the sink's ``concurrency`` workers each
+    take one delivery and the requests really run in parallel.
+    """
 
     description: str
     options: ConfigSpec = field(default_factory=ConfigSpec)
+    max_batch: int | None = None
 
 
 @dataclass

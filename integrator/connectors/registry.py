@@ -29,13 +29,14 @@ BUILTIN: dict[str, str] = {
     "stdin": "integrator.connectors.builtin.stdio:StdinConnector",
     "stdout": "integrator.connectors.builtin.stdio:StdoutConnector",
     "memory": "integrator.connectors.builtin.memory:MemoryConnector",
-    "dropfolder": "integrator.connectors.builtin.dropfolder:DropFolderConnector",
-    "soap": "integrator.connectors.protocols.soap:SoapConnector",
     "sql": "integrator.connectors.protocols.sql:SqlConnector",
+    "http": "integrator.connectors.protocols.http:HttpConnector",
     "amqp": "integrator.connectors.protocols.brokers.amqp:AmqpConnector",
     "nats": "integrator.connectors.protocols.brokers.nats:NatsConnector",
     "redis-streams": "integrator.connectors.protocols.brokers.redis_streams:RedisStreamsConnector",
     "mqtt": "integrator.connectors.protocols.brokers.mqtt:MqttConnector",
+    "dropfolder": "integrator.connectors.builtin.dropfolder:DropFolderConnector",
+    "soap": "integrator.connectors.protocols.soap:SoapConnector",
 }
 
 

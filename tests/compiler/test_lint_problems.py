@@ -214,3 +214,23 @@ def test_validate_schema_file_problems(tmp_path) -> None:
     """
     codes = [(p.code, p.line) for p in problems_of(text, workdir=tmp_path)]
     assert codes == [("file-not-found", 7), ("invalid-schema", 8), ("invalid-schema", 9)]
+
+
+def test_per_request_actions_get_one_delivery_per_write() -> None:
+    from support import compile_flow
+
+    flow = compile_flow("""\
+    flow: caps
+    connections:
+      src: {type: memory}
+      api: {type: http, base_url: "https://api.example.com"}
+      out: {type: memory}
+    source: {connection: src}
+    steps:
+      - deliver: [one_by_one, many]
+    sinks:
+      one_by_one: {connection: api, action: request, concurrency: 8, batch_size: 500}
+      many: {connection: out, batch_size: 500}
+    """)
+    assert flow.sinks["one_by_one"].batch_size == 1  # http request: max_batch 1
+    assert flow.sinks["many"].batch_size == 500
