@@ -33,7 +33,15 @@ from typing import Any
 
 from integrator.security.secrets import Secret
 
-__all__ = ["Config", "ConfigSpec", "Option", "OptionProblem", "parse_duration", "parse_size"]
+__all__ = [
+    "Config",
+    "ConfigSpec",
+    "Option",
+    "OptionProblem",
+    "parse_duration",
+    "parse_size",
+    "yaml_kind",
+]
 
 _MISSING: Any = object()
 
@@ -145,21 +153,21 @@ class Option:
             return value
         if t in ("string", "template", "path"):
             if isinstance(value, bool) or not isinstance(value, str | int | float):
-                raise ValueError(f"expected text, got {_kind(value)}")
+                raise ValueError(f"expected text, got {yaml_kind(value)}")
             return str(value)
         if t == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"expected a whole number, got {_kind(value)}")
+                raise ValueError(f"expected a whole number, got {yaml_kind(value)}")
             self._check_range(value)
             return value
         if t == "number":
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"expected a number, got {_kind(value)}")
+                raise ValueError(f"expected a number, got {yaml_kind(value)}")
             self._check_range(value)
             return float(value)
         if t == "boolean":
             if not isinstance(value, bool):
-                raise ValueError(f"expected true or false, got {_kind(value)}")
+                raise ValueError(f"expected true or false, got {yaml_kind(value)}")
             return value
         if t == "duration":
             return parse_duration(value)
@@ -175,11 +183,11 @@ class Option:
             if isinstance(value, str):
                 return (value,)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError(f"expected a list of text values, got {_kind(value)}")
+                raise ValueError(f"expected a list of text values, got {yaml_kind(value)}")
             return tuple(value)
         if t == "mapping":
             if not isinstance(value, Mapping):
-                raise ValueError(f"expected a mapping, got {_kind(value)}")
+                raise ValueError(f"expected a mapping, got {yaml_kind(value)}")
             return dict(value)
         return value
 
@@ -190,11 +198,12 @@ class Option:
             raise ValueError(f"must be at most {self.maximum:g}, got {value}")
 
 
-def _kind(value: Any) -> str:
+def yaml_kind(value: Any) -> str:
+    """How a flow author would name a YAML value's kind, for error messages."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "a boolean"
+        return "true/false"
     if isinstance(value, int | float):
         return "a number"
     if isinstance(value, str):

@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaViolation
 from jsonschema.exceptions import best_match
 
+from integrator.connectors.spec import yaml_kind
 from integrator.flow.suggest import did_you_mean
 
 __all__ = ["Report", "SchemaChecker"]
@@ -26,22 +27,6 @@ _JSON_TYPES = {
     "object": "a mapping", "array": "a list", "string": "text", "integer": "a whole number",
     "number": "a number", "boolean": "true or false", "null": "null",
 }
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
 
 
 def _expected(types: Any) -> str:
@@ -91,7 +76,7 @@ class SchemaChecker:
                 self._one(deepest, base, report)
                 return
             descr = e.schema.get("description") if isinstance(e.schema, dict) else None
-            report("invalid-value", f"{_kind(e.instance)} is not allowed here",
+            report("invalid-value", f"{yaml_kind(e.instance)} is not allowed here",
                    path, descr)
             return
         if v == "additionalProperties" and isinstance(e.instance, dict):
@@ -112,7 +97,7 @@ class SchemaChecker:
             return
         if v == "type":
             report("wrong-type", f"expected {_expected(e.validator_value)}, got "
-                   f"{_kind(e.instance)}", path)
+                   f"{yaml_kind(e.instance)}", path)
             return
         if v == "enum":
             allowed: Any = e.validator_value

@@ -18,11 +18,9 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ipaddress
 import socket
 import ssl
-import time
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -31,6 +29,7 @@ from xml.parsers import expat
 import httpx
 
 from integrator.codecs.lines import format_size
+from integrator.connectors.protocols.http.errors import parse_retry_after  # one parser for both
 from integrator.errors import FatalError, IntegratorError, RejectedError, RetriableError
 from integrator.security.egress import EgressPolicy
 
@@ -58,20 +57,6 @@ def public_url(url: str) -> str:
     if port:
         netloc += f":{port}"
     return f"{parts.scheme}://{netloc}{parts.path}" + ("?…" if parts.query else "")
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from ``Retry-After``: delta seconds or an HTTP date; None if unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 # ------------------------------------------------------------------------ egress
