@@ -44,7 +44,7 @@ from integrator.message import IdFactory, Message
 from integrator.security.secrets import Redactor
 from integrator.steps.base import Step
 
-__all__ = ["Engine", "RunOptions"]
+__all__ = ["Engine", "RunObserver", "RunOptions"]
 
 log = logging.getLogger("integrator.engine")
 
@@ -64,6 +64,30 @@ class RunOptions:
     state_dir: Path | None = None
     max_in_flight: int | None = None
     batch_size: int | None = None
+
+
+class RunObserver:
+    """Hooks for watching a run message by message (``integrator test`` uses them).
+
+    Every method is called synchronously from the engine loop and must be quick; the
+    default does nothing. ``written`` and ``sink_failed`` come after the sink answered;
+    ``finished`` when a source message is done (its ``trace`` lists the steps it took).
+    """
+
+    def written(self, sink: str, delivery: Delivery) -> None:
+        return None
+
+    def sink_failed(self, sink: str, delivery: Delivery, error: IntegratorError) -> None:
+        return None
+
+    def failed(self, msg: Message, step: str, policy: str, error: IntegratorError) -> None:
+        return None
+
+    def filtered(self, msg: Message, reason: str) -> None:
+        return None
+
+    def finished(self, msg: Message) -> None:
+        return None
 
 
 class _SinkState:
@@ -95,8 +119,10 @@ class Engine:
     def __init__(self, flow: CompiledFlow, options: RunOptions | None = None, *,
                  redactor: Redactor | None = None,
                  resources: dict[str, Any] | None = None,
-                 dead_letters: DeadLetterStore | None = None) -> None:
+                 dead_letters: DeadLetterStore | None = None,
+                 observer: RunObserver | None = None) -> None:
         self.flow = flow
+        self.observer = observer
         self.options = options or RunOptions()
         self.redactor = redactor or Redactor()
         state_dir = self.options.state_dir or self.options.workdir / ".integrator"
@@ -358,6 +384,8 @@ class Engine:
             self.report.unrouted += 1
         else:
             self.report.filtered += 1
+        if self.observer is not None:
+            self.observer.filtered(msg, reason)
 
     def fail(self, msg: Message, step: str, policy: str, error: IntegratorError) -> None:
         report = self.report
@@ -371,6 +399,8 @@ class Engine:
         report.record(record)
         log.warning("%s: %s", step, record.error,
                     extra={"integrator": self.redactor.scrub(record.as_dict())})
+        if self.observer is not None:
+            self.observer.failed(msg, step, policy, error)
         if policy == "skip":
             report.skipped += 1
             return
@@ -405,6 +435,8 @@ class Engine:
             self.release(parent)
             return
         self.report.completed += 1
+        if self.observer is not None:
+            self.observer.finished(msg)
         if msg.ack is not None and not self.options.dry_run:
             self._acks.append(msg.ack)
             self._ack_event.set()
@@ -443,15 +475,22 @@ class Engine:
                 chunk.extend(more)
             results = await self._write(state, chunk)
             release = self.release
+            observer = self.observer
             if results is None:
                 stats.written += len(chunk)
                 for d in chunk:
+                    if observer is not None:
+                        observer.written(plan.name, d)
                     release(d.message)
             else:
                 for d, result in zip(chunk, results, strict=True):
                     if result is None:
                         stats.written += 1
+                        if observer is not None:
+                            observer.written(plan.name, d)
                     else:
+                        if observer is not None:
+                            observer.sink_failed(plan.name, d, result)
                         stats.failed += 1
                         policy = plan.on_error
                         if policy == "dead-letter":
